@@ -1,0 +1,255 @@
+"""Read feedback files of any supported format as a stream of raw rows with their line numbers.
+
+A file that cannot be read at all raises :class:`SourceError` with a one-line message naming the
+file and line; a row that cannot be parsed is yielded with ``error`` set so that it is quarantined.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import sys
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+FORMATS = ("csv", "tsv", "jsonl", "json", "parquet")
+_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+               ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
+_GZIP_MAGIC = b"\x1f\x8b"
+_SNIFF_BYTES = 64 * 1024
+_RAW_PREVIEW_CHARS = 100_000
+
+csv.field_size_limit(sys.maxsize)
+
+
+class SourceError(Exception):
+    """A whole file cannot be read; the message names the file (and line where known)."""
+
+
+@dataclass
+class RawRow:
+    """One record as found in the file, before any interpretation."""
+
+    line: int
+    fields: dict | None
+    raw: str
+    error: str | None = None
+
+
+def is_gzip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == _GZIP_MAGIC
+
+
+def _open_binary(path: Path):
+    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+
+
+def detect_format(path: Path) -> str:
+    """Format from the extension (``.gz`` stripped), else from the first bytes of the content."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    if suffixes and suffixes[-1] in _EXTENSIONS:
+        return _EXTENSIONS[suffixes[-1]]
+    try:
+        with _open_binary(path) as fh:
+            head = fh.read(_SNIFF_BYTES)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise SourceError(f"{path}: cannot read file to detect its format ({exc})") from exc
+    return sniff_format(head, path)
+
+
+def sniff_format(head: bytes, path: Path | str = "<input>") -> str:
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    if not text:
+        raise SourceError(f"{path}: file is empty")
+    if text.startswith("["):
+        return "json"
+    if text.startswith("{"):
+        first, _, rest = text.partition("\n")
+        try:
+            json.loads(first)
+        except json.JSONDecodeError:
+            return "json"
+        return "jsonl" if rest.lstrip().startswith("{") or not rest.strip() else "json"
+    header = text.partition("\n")[0]
+    return "tsv" if header.count("\t") > header.count(",") else "csv"
+
+
+def iter_rows(path: Path, fmt: str | None = None, encoding: str = "utf-8") -> Iterator[RawRow]:
+    """Yield every record of ``path``; see the module docstring for how errors surface."""
+    path = Path(path)
+    if not path.exists():
+        raise SourceError(f"{path}: no such file")
+    if path.is_dir():
+        raise SourceError(f"{path}: is a directory, not a file")
+    fmt = (fmt or detect_format(path)).lower()
+    if fmt not in FORMATS:
+        raise SourceError(f"{path}: unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+    readers = {"csv": _iter_delimited, "tsv": _iter_delimited, "jsonl": _iter_jsonl,
+               "json": _iter_json, "parquet": _iter_parquet}
+    try:
+        yield from readers[fmt](path, fmt, encoding)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise SourceError(f"{path}: compressed stream is corrupt or truncated ({exc})") from exc
+
+
+def _text_stream(path: Path, encoding: str):
+    # surrogateescape keeps undecodable bytes visible, so the affected rows (not the file) fail.
+    enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    return io.TextIOWrapper(_open_binary(path), encoding=enc, errors="surrogateescape", newline="")
+
+
+def has_undecodable(text: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def printable_raw(text: str) -> str:
+    """Raw payload text safe to store: undecodable bytes become backslash escapes."""
+    return text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="backslashreplace")[
+        :_RAW_PREVIEW_CHARS
+    ]
+
+
+def _iter_delimited(path: Path, fmt: str, encoding: str) -> Iterator[RawRow]:
+    with _text_stream(path, encoding) as fh:
+        if fmt == "csv":
+            sample = fh.read(_SNIFF_BYTES)
+            fh.seek(0)
+            first_line = sample.partition("\n")[0]
+            delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+        else:
+            delimiter = "\t"
+        reader = csv.reader(fh, delimiter=delimiter)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise SourceError(f"{path}: file is empty (no header row)") from None
+        except csv.Error as exc:
+            raise SourceError(f"{path}:1: cannot parse header ({exc})") from exc
+        header = [h.strip().lstrip("\ufeff") for h in header]
+        if not any(header):
+            raise SourceError(f"{path}:1: header row is empty")
+        while True:
+            start = reader.line_num + 1
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield RawRow(start, None, "", f"malformed CSV row ({exc})")
+                continue
+            if not values or (len(values) == 1 and not values[0].strip()):
+                continue  # blank line: not a record
+            raw = printable_raw(delimiter.join(values))
+            if len(values) != len(header):
+                yield RawRow(start, None, raw, f"expected {len(header)} fields, found {len(values)}")
+                continue
+            if any(has_undecodable(v) for v in values):
+                yield RawRow(start, None, raw, f"undecodable bytes (not valid {encoding})")
+                continue
+            yield RawRow(start, dict(zip(header, values, strict=True)), raw)
+
+
+def _iter_jsonl(path: Path, fmt: str, encoding: str) -> Iterator[RawRow]:
+    with _text_stream(path, encoding) as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            raw = printable_raw(line.rstrip("\r\n"))
+            if has_undecodable(line):
+                yield RawRow(number, None, raw, f"undecodable bytes (not valid {encoding})")
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield RawRow(number, None, raw, f"invalid JSON ({exc.msg} at column {exc.colno})")
+                continue
+            if not isinstance(value, dict):
+                yield RawRow(number, None, raw, f"expected a JSON object, found {type(value).__name__}")
+                continue
+            yield RawRow(number, value, raw)
+
+
+def _iter_json(path: Path, fmt: str, encoding: str) -> Iterator[RawRow]:
+    with _text_stream(path, encoding) as fh:
+        text = fh.read()
+    if has_undecodable(text):
+        raise SourceError(f"{path}: undecodable bytes (not valid {encoding}); a JSON document must decode whole")
+    if not text.strip():
+        raise SourceError(f"{path}: file is empty")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from exc
+    records = _records_from_document(document)
+    if records is None:
+        raise SourceError(
+            f"{path}:1: unrecognized JSON shape (expected an array of objects, a Twitter API "
+            f"response with 'data', or a Reddit listing)"
+        )
+    for number, value in enumerate(records, start=1):
+        raw = printable_raw(json.dumps(value, ensure_ascii=False, default=str))
+        if not isinstance(value, dict):
+            yield RawRow(number, None, raw, f"expected a JSON object, found {type(value).__name__}")
+        else:
+            yield RawRow(number, value, raw)
+
+
+def _records_from_document(document) -> list | None:
+    if isinstance(document, list):
+        if document and all(_is_reddit_listing(item) for item in document):
+            return [rec for item in document for rec in _flatten_reddit(item)]
+        return document
+    if not isinstance(document, dict):
+        return None
+    if _is_reddit_listing(document):
+        return list(_flatten_reddit(document))
+    if isinstance(document.get("data"), list):  # X/Twitter API v2 response
+        users = {u.get("id"): u for u in document.get("includes", {}).get("users", []) if isinstance(u, dict)}
+        records = []
+        for tweet in document["data"]:
+            if isinstance(tweet, dict) and tweet.get("author_id") in users:
+                tweet = {**tweet, "author_username": users[tweet["author_id"]].get("username")}
+            records.append(tweet)
+        return records
+    lists = [v for v in document.values() if isinstance(v, list)]
+    return lists[0] if len(lists) == 1 else None
+
+
+def _is_reddit_listing(value) -> bool:
+    return isinstance(value, dict) and value.get("kind") == "Listing" and isinstance(value.get("data"), dict)
+
+
+def _flatten_reddit(listing: dict) -> Iterator[dict]:
+    """Posts and comments of a Reddit listing, comment trees included, as flat records."""
+    for child in listing["data"].get("children", []):
+        if not isinstance(child, dict) or child.get("kind") not in ("t1", "t3"):
+            continue  # "more" stubs carry no text
+        data = dict(child.get("data") or {})
+        replies = data.pop("replies", None)
+        data["reddit_kind"] = "comment" if child["kind"] == "t1" else "post"
+        yield data
+        if _is_reddit_listing(replies):
+            yield from _flatten_reddit(replies)
+
+
+def _iter_parquet(path: Path, fmt: str, encoding: str) -> Iterator[RawRow]:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several types for a broken footer
+        raise SourceError(f"{path}: not a readable Parquet file ({exc})") from exc
+    number = 0
+    for batch in parquet.iter_batches(batch_size=10_000):
+        for value in batch.to_pylist():
+            number += 1
+            yield RawRow(number, value, printable_raw(json.dumps(value, ensure_ascii=False, default=str)))

@@ -1,0 +1,236 @@
+"""Turn raw rows into validated feedback records or quarantine entries (never both, never neither)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+from dateutil import parser as date_parser
+
+from pipelines.config import MAX_TEXT_CHARS
+from pipelines.sources.adapters import ADAPTERS_BY_NAME, Adapter, detect_adapter
+from pipelines.sources.clean import clean_text
+from pipelines.sources.formats import SourceError, iter_rows
+
+RECORD_SCHEMA = pa.schema([
+    ("feedback_id", pa.string()), ("source_kind", pa.string()), ("source_name", pa.string()),
+    ("source_id", pa.string()), ("adapter", pa.string()), ("text", pa.string()),
+    ("raw_text", pa.string()), ("created_at", pa.timestamp("us", tz="UTC")), ("rating", pa.float64()),
+    ("author_hash", pa.string()), ("product", pa.string()), ("url", pa.string()), ("language", pa.string()),
+    ("source_file", pa.string()), ("source_line", pa.int64()), ("raw_payload", pa.string()),
+])
+QUARANTINE_SCHEMA = pa.schema([
+    ("quarantine_id", pa.string()), ("source_file", pa.string()), ("source_line", pa.int64()),
+    ("source_name", pa.string()), ("reason", pa.string()), ("raw_payload", pa.string()),
+])
+_EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+class RowRejected(ValueError):
+    """A row that cannot become a record; the message is the quarantine reason."""
+
+
+@dataclass
+class IngestOptions:
+    source_kind: str | None = None
+    source_name: str | None = None
+    fmt: str | None = None
+    adapter: str | None = None
+    column_map: dict[str, str] = field(default_factory=dict)
+    encoding: str = "utf-8"
+    date_format: str | None = None
+    author_salt: str = ""
+    max_text_chars: int = MAX_TEXT_CHARS
+
+
+@dataclass
+class NormalizedFile:
+    path: str
+    adapter: str | None
+    records: pa.Table
+    quarantine: pa.Table
+
+    @property
+    def rows_read(self) -> int:
+        return self.records.num_rows + self.quarantine.num_rows
+
+
+def _looks_numeric(value) -> bool:
+    return isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit()
+
+
+def parse_timestamp(value, date_format: str | None = None) -> datetime | None:
+    """UTC datetime from ISO/RFC strings, common human formats, or epoch seconds/milliseconds.
+
+    ``date_format`` (strptime syntax) is tried first, for exports with a house format.
+    """
+    if date_format and isinstance(value, str) and value.strip():
+        try:
+            return parse_timestamp(datetime.strptime(value.strip(), date_format))
+        except ValueError:
+            raise RowRejected(f"date {value.strip()[:60]!r} does not match format {date_format!r}") from None
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise RowRejected(f"wrong type for date: {value!r}")
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, int | float) or _looks_numeric(value):
+        number = float(value)
+        if math.isnan(number):
+            return None
+        for divisor in (1, 1e3, 1e6):  # seconds, milliseconds, microseconds
+            if abs(number / divisor) < 1e11:
+                parsed = datetime.fromtimestamp(number / divisor, tz=UTC)
+                break
+        else:
+            raise RowRejected(f"unparseable date {value!r}")
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            try:
+                parsed = date_parser.parse(text)
+            except (ValueError, OverflowError) as exc:
+                raise RowRejected(f"unparseable date {text[:60]!r}") from exc
+    else:
+        raise RowRejected(f"wrong type for date: {type(value).__name__}")
+    parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if not _EARLIEST <= parsed <= _LATEST:
+        raise RowRejected(f"implausible date {value!r}")
+    return parsed
+
+
+def parse_rating(value) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise RowRejected(f"wrong type for rating: {type(value).__name__}")
+    try:
+        rating = float(value)
+    except ValueError:
+        raise RowRejected(f"rating is not a number: {str(value)[:40]!r}") from None
+    if math.isnan(rating):
+        return None
+    if not -1e6 < rating < 1e6:
+        raise RowRejected(f"rating out of range: {rating}")
+    return rating
+
+
+def _as_text(value, name: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (bool, dict | list)):
+        raise RowRejected(f"wrong type for {name}: {type(value).__name__}")
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    text = str(value)
+    return text if text.strip() else None
+
+
+def _hash(*parts: str | None, size: int = 20) -> str:
+    digest = hashlib.sha256("\x1f".join(p or "" for p in parts).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:size]
+
+
+@functools.cache
+def _language_identifier():
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def detect_language(text: str) -> str:
+    """ISO 639-1 code; short or unsure guesses default to English, which is what most feedback is."""
+    if sum(ch.isalpha() for ch in text) < 12:
+        return "en"
+    lang, probability = _language_identifier().classify(text)
+    return lang if probability >= 0.9 else "en"
+
+
+def build_record(fields: dict, adapter: Adapter, options: IngestOptions, source_name: str) -> dict:
+    title = _as_text(fields.get("title"), "title")
+    body = _as_text(fields.get("body"), "text")
+    if title is None and body is None:
+        raise RowRejected("no text")
+    raw_text = body if title is None else title if body is None else f"{title.rstrip()}\n{body}"
+    if len(raw_text) > options.max_text_chars:
+        raise RowRejected(f"text too long ({len(raw_text)} chars > {options.max_text_chars})")
+    source_kind = options.source_kind or adapter.source_kind
+    text = clean_text(raw_text, social=source_kind == "social")
+    if not text:
+        raise RowRejected("no text after cleaning (markup or whitespace only)")
+    created_at = parse_timestamp(fields.get("created_at"), options.date_format)
+    rating = parse_rating(fields.get("rating"))
+    source_id = _as_text(fields.get("source_id"), "id")
+    author = _as_text(fields.get("author"), "author")
+    author_hash = _hash(options.author_salt, author, size=16) if author else None
+    language = _as_text(fields.get("language"), "language") or detect_language(text)
+    return {
+        "feedback_id": _hash(source_kind, source_name, source_id, created_at.isoformat() if created_at else None,
+                             author_hash, raw_text),
+        "source_kind": source_kind, "source_name": source_name, "source_id": source_id,
+        "adapter": adapter.name, "text": text, "raw_text": raw_text, "created_at": created_at,
+        "rating": rating, "author_hash": author_hash,
+        "product": _as_text(fields.get("product"), "product"), "url": _as_text(fields.get("url"), "url"),
+        "language": language.lower()[:8],
+    }
+
+
+def source_name_for(path: Path) -> str:
+    name = path.name
+    for suffix in reversed(path.suffixes):
+        name = name.removesuffix(suffix)
+    return name or path.name
+
+
+def normalize_file(path: str | Path, options: IngestOptions) -> NormalizedFile:
+    """Read one file into records and quarantine entries: every row read ends in exactly one of them."""
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
+    source_name = options.source_name or source_name_for(path)
+    adapter = ADAPTERS_BY_NAME.get(options.adapter) if options.adapter else None
+    if options.adapter and adapter is None:
+        known = ", ".join(ADAPTERS_BY_NAME)
+        raise SourceError(f"{path}: unknown adapter {options.adapter!r} (choose from {known})")
+    records: list[dict] = []
+    quarantined: list[dict] = []
+
+    def quarantine(line: int, reason: str, raw: str) -> None:
+        quarantined.append({
+            "quarantine_id": _hash(source_name, str(line), reason, raw),
+            "source_file": str(path), "source_line": line, "source_name": source_name,
+            "reason": reason, "raw_payload": raw,
+        })
+
+    try:
+        for row in iter_rows(path, options.fmt, options.encoding):
+            if row.error:
+                quarantine(row.line, row.error, row.raw)
+                continue
+            adapter = adapter or detect_adapter(row.fields.keys(), options.column_map)
+            if adapter is None:
+                quarantine(row.line, "no text column found (map one with --map text=COLUMN)", row.raw)
+                continue
+            try:
+                record = build_record(adapter.extract(row.fields, options.column_map), adapter, options, source_name)
+            except RowRejected as exc:
+                quarantine(row.line, str(exc), row.raw)
+                continue
+            record.update(source_file=str(path), source_line=row.line, raw_payload=row.raw)
+            records.append(record)
+    except SourceError as exc:
+        quarantine(0, str(exc), "")
+    return NormalizedFile(
+        str(path), adapter.name if adapter else None,
+        pa.Table.from_pylist(records, schema=RECORD_SCHEMA),
+        pa.Table.from_pylist(quarantined, schema=QUARANTINE_SCHEMA),
+    )
