@@ -1,0 +1,15 @@
+"""DuckDB warehouse: schema migrations, bulk writes and run bookkeeping."""
+
+from pipelines.storage.warehouse import (
+    WarehouseBusy,
+    WarehouseError,
+    author_salt,
+    connect,
+    finish_run,
+    insert_new,
+    migrate,
+    start_run,
+)
+
+__all__ = ["WarehouseBusy", "WarehouseError", "author_salt", "connect", "finish_run", "insert_new", "migrate",
+           "start_run"]

@@ -1,0 +1,142 @@
+"""The DuckDB warehouse: connections with clear errors, numbered migrations, bulk writes, run records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import uuid
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+
+class WarehouseError(Exception):
+    """A problem with the database file that the user can act on; the message says what to do."""
+
+
+class WarehouseBusy(WarehouseError):
+    pass
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every bundled migration, in order."""
+    folder = resources.files("pipelines.storage") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            found.append((version, entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def connect(db_path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse; writers also bring the schema up to date."""
+    path = Path(db_path)
+    if read_only and not path.exists():
+        raise WarehouseError(f"no database at {path}: run `unmet run INPUT --db {path}` first")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseBusy(
+                f"database {path} is busy: another process is writing to it; retry when that run ends"
+            ) from exc
+        raise WarehouseError(f"cannot open database {path}: {exc}") from exc
+    if not read_only:
+        migrate(con)
+    return con
+
+
+def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
+    con.execute("""CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, checksum VARCHAR NOT NULL,
+        applied_at TIMESTAMPTZ NOT NULL)""")
+    return {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply the migrations not yet recorded, each in its own transaction; return their names."""
+    done = applied_versions(con)
+    known = migration_files()
+    newest_known = max(v for v, _, _ in known)
+    if done and max(done) > newest_known:
+        raise WarehouseError(
+            f"database schema version {max(done)} is newer than this unmet ({newest_known}): upgrade unmet"
+        )
+    applied = []
+    for version, name, sql in known:
+        if version in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
+                        [version, name, hashlib.sha256(sql.encode()).hexdigest(), datetime.now(UTC)])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
+
+
+def author_salt(con: duckdb.DuckDBPyConnection) -> str:
+    """A random per-warehouse salt for author hashes, created on first use."""
+    row = con.execute("SELECT value FROM settings WHERE key = 'author_salt'").fetchone()
+    if row:
+        return row[0]
+    salt = secrets.token_hex(16)
+    con.execute("INSERT INTO settings VALUES ('author_salt', ?)", [salt])
+    return salt
+
+
+def insert_new(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table, key: str,
+               extra: dict | None = None) -> int:
+    """Bulk-insert the rows whose ``key`` is not in ``table`` yet; return how many were new.
+
+    ``extra`` adds constant columns (run id, timestamps) without copying the Arrow data.
+    """
+    if rows.num_rows == 0:
+        return 0
+    extra = extra or {}
+    columns = [*rows.column_names, *extra]
+    staged = f"staged_{uuid.uuid4().hex}"
+    con.register(staged, rows)
+    try:
+        placeholders = ", ".join(["s." + c for c in rows.column_names] + ["?"] * len(extra))
+        before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        con.execute(
+            f"""INSERT INTO {table} ({", ".join(columns)})
+                SELECT {placeholders} FROM {staged} s
+                WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = s.{key})
+                QUALIFY row_number() OVER (PARTITION BY s.{key}) = 1""",
+            list(extra.values()),
+        )
+        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - before
+    finally:
+        con.unregister(staged)
+
+
+def start_run(con: duckdb.DuckDBPyConnection, flow: str, parameters: dict) -> str:
+    run_id = uuid.uuid4().hex[:16]
+    con.execute(
+        "INSERT INTO runs (run_id, flow, started_at, status, parameters) VALUES (?, ?, ?, 'running', ?)",
+        [run_id, flow, datetime.now(UTC), json.dumps(parameters, default=str)],
+    )
+    return run_id
+
+
+def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, counts: dict | None = None,
+               timings: dict | None = None, model_versions: dict | None = None, error: str | None = None) -> None:
+    con.execute(
+        """UPDATE runs SET finished_at = ?, status = ?, counts = ?, timings = ?, model_versions = ?, error = ?
+           WHERE run_id = ?""",
+        [datetime.now(UTC), status, json.dumps(counts or {}), json.dumps(timings or {}),
+         json.dumps(model_versions or {}), error, run_id],
+    )
