@@ -1,0 +1,138 @@
+"""Document analysis: split → encode once → every head reads the same embeddings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from models import registry
+from models.encoder import SentenceEncoder
+from models.features import build_features
+from models.segment import Segmenter
+
+ASPECT_MODEL = "unmet.aspects.v1:noun-chunk-rules"
+SENTIMENT_LABELS = ("negative", "neutral", "positive")
+
+SENTENCE_SCHEMA = pa.schema([
+    ("sentence_id", pa.string()), ("feedback_id", pa.string()), ("analysis_version", pa.string()),
+    ("sentence_index", pa.int32()), ("text", pa.string()), ("char_start", pa.int32()), ("char_end", pa.int32()),
+    ("sentiment", pa.string()), ("sentiment_score", pa.float64()), ("sentiment_confidence", pa.float64()),
+    ("sentiment_model", pa.string()), ("need_kind", pa.string()), ("need_confidence", pa.float64()),
+    ("need_model", pa.string()), ("aspect", pa.string()), ("aspect_model", pa.string()),
+    ("segmenter", pa.string()),
+])
+DOCUMENT_SCHEMA = pa.schema([
+    ("feedback_id", pa.string()), ("analysis_version", pa.string()), ("status", pa.string()),
+    ("sentiment", pa.string()), ("sentiment_score", pa.float64()), ("sentiment_confidence", pa.float64()),
+    ("sentiment_model", pa.string()), ("n_sentences", pa.int32()),
+])
+
+
+@dataclass
+class AnalysisBatch:
+    documents: pa.Table
+    sentences: pa.Table
+    embeddings: pa.Table
+
+
+class Analyzer:
+    """Holds the loaded models; ``analyze`` labels a batch of documents."""
+
+    def __init__(self, encoder: str | None = None, spacy_model: str | None = None,
+                 sentiment_head: str | None = None, need_head: str | None = None,
+                 languages: tuple[str, ...] = ("en",), device: str | None = None, batch_size: int = 64):
+        self.languages = languages
+        self.segmenter = Segmenter(spacy_model)
+        self.encoder = SentenceEncoder(encoder, device=device, batch_size=batch_size)
+        self.sentiment, sentiment_config = registry.get("unmet.sentiment.v1", path=sentiment_head)
+        self.needs, need_config = registry.get("unmet.needs.v1", path=need_head)
+        for name, config in (("sentiment", sentiment_config), ("needs", need_config)):
+            if config.get("encoder") != self.encoder.version_:
+                raise ValueError(f"the {name} head was trained on {config.get('encoder')} embeddings but the "
+                                 f"encoder is {self.encoder.version_}: retrain with `unmet train --encoder ...`")
+        self.versions = {
+            "segmenter": self.segmenter.version_,
+            "encoder": self.encoder.version_,
+            "sentiment": f"{sentiment_config['name']}@{sentiment_config['version']}",
+            "needs": f"{need_config['name']}@{need_config['version']}",
+            "aspects": ASPECT_MODEL,
+        }
+        self.version = hashlib.sha256(json.dumps(self.versions, sort_keys=True).encode()).hexdigest()[:16]
+
+    def analyze(self, feedback_ids: list[str], texts: list[str], languages: list[str],
+                progress=None) -> AnalysisBatch:
+        wanted = [i for i, lang in enumerate(languages) if lang in self.languages]
+        split = self.segmenter.split([texts[i] for i in wanted])
+        owners = [(wanted[k], s) for k, sentences in enumerate(split) for s in sentences]
+        sentence_texts = [s.text for _, s in owners]
+        embeddings = self.encoder.encode(sentence_texts, progress=progress)
+        cache: dict = {}
+        sentiment_probs = self._probs(self.sentiment, embeddings, sentence_texts, cache, SENTIMENT_LABELS)
+        need_probs = self.needs.predict_proba(build_features(list(self.needs.features), embeddings,
+                                                             sentence_texts, cache))
+        need_labels = self.needs.classes_[need_probs.argmax(axis=1)]
+
+        sentence_ids = [hashlib.sha256(f"{feedback_ids[d]}|{self.version}|{s.index}".encode()).hexdigest()[:20]
+                        for d, s in owners]
+        polarity = sentiment_probs[:, 2] - sentiment_probs[:, 0]
+        sentences = pa.Table.from_pydict({
+            "sentence_id": sentence_ids,
+            "feedback_id": [feedback_ids[d] for d, _ in owners],
+            "analysis_version": [self.version] * len(owners),
+            "sentence_index": [s.index for _, s in owners],
+            "text": sentence_texts,
+            "char_start": [s.start for _, s in owners],
+            "char_end": [s.end for _, s in owners],
+            "sentiment": [SENTIMENT_LABELS[i] for i in sentiment_probs.argmax(axis=1)],
+            "sentiment_score": polarity.astype(float),
+            "sentiment_confidence": sentiment_probs.max(axis=1).astype(float),
+            "sentiment_model": [self.versions["sentiment"]] * len(owners),
+            "need_kind": need_labels.astype(str).tolist(),
+            "need_confidence": need_probs.max(axis=1).astype(float),
+            "need_model": [self.versions["needs"]] * len(owners),
+            "aspect": [s.aspect if label != "none" else None for (_, s), label in zip(owners, need_labels,
+                                                                                      strict=True)],
+            "aspect_model": [ASPECT_MODEL] * len(owners),
+            "segmenter": [self.versions["segmenter"]] * len(owners),
+        }, schema=SENTENCE_SCHEMA)
+        documents = self._documents(feedback_ids, wanted, owners, sentiment_probs)
+        flat = pa.array(embeddings.reshape(-1), type=pa.float32())
+        embedding_table = pa.Table.from_pydict({
+            "sentence_id": sentence_ids,
+            "encoder": [self.encoder.version_] * len(owners),
+            "embedding": pa.ListArray.from_arrays(
+                pa.array(np.arange(0, len(owners) + 1) * embeddings.shape[1], type=pa.int32()), flat),
+        })
+        return AnalysisBatch(documents, sentences, embedding_table)
+
+    def _probs(self, head, embeddings, texts, cache, labels) -> np.ndarray:
+        probs = head.predict_proba(build_features(list(head.features), embeddings, texts, cache))
+        order = [list(head.classes_).index(label) for label in labels]
+        return probs[:, order]
+
+    def _documents(self, feedback_ids, wanted, owners, sentiment_probs) -> pa.Table:
+        """Document sentiment: the mean of its sentences' probabilities."""
+        by_doc: dict[int, list[int]] = {}
+        for row, (d, _) in enumerate(owners):
+            by_doc.setdefault(d, []).append(row)
+        analysed = set(wanted)
+        rows = []
+        for d, feedback_id in enumerate(feedback_ids):
+            base = {"feedback_id": feedback_id, "analysis_version": self.version,
+                    "sentiment_model": self.versions["sentiment"]}
+            if d not in analysed:
+                rows.append({**base, "status": "skipped_language", "n_sentences": 0})
+                continue
+            members = by_doc.get(d, [])
+            if not members:
+                rows.append({**base, "status": "analyzed", "n_sentences": 0})
+                continue
+            mean = sentiment_probs[members].mean(axis=0)
+            rows.append({**base, "status": "analyzed", "n_sentences": len(members),
+                         "sentiment": SENTIMENT_LABELS[int(mean.argmax())],
+                         "sentiment_score": float(mean[2] - mean[0]), "sentiment_confidence": float(mean.max())})
+        return pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA)

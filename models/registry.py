@@ -1,0 +1,68 @@
+"""Versioned registered names for the configurable parts, in the spirit of spaCy's registries.
+
+``get("unmet.needs.v1")`` returns the default need head; a new, incompatible implementation gets a
+new name (``unmet.needs.v2``) instead of silently changing what an old configuration means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from models import ARTIFACTS_DIR
+
+_REGISTRY: dict[str, Callable] = {}
+
+
+def register(name: str) -> Callable[[Callable], Callable]:
+    def decorate(factory: Callable) -> Callable:
+        _REGISTRY[name] = factory
+        return factory
+
+    return decorate
+
+
+def get(name: str, **kwargs):
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown component {name!r}; registered: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name](**kwargs)
+
+
+def names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def _version_key(path: Path) -> tuple:
+    return tuple(int(p) if p.isdigit() else p for p in path.name.split("."))
+
+
+def artifact_dir(task: str, version: str | None = None, root: Path | None = None) -> Path:
+    """The directory of a trained head: the given version, else the highest one present."""
+    base = (root or ARTIFACTS_DIR) / task
+    if version:
+        return base / version
+    versions = sorted((p for p in base.glob("*") if (p / "config.json").is_file()), key=_version_key)
+    if not versions:
+        raise FileNotFoundError(f"no trained {task} head under {base}; run `unmet train`")
+    return versions[-1]
+
+
+@register("unmet.sentiment.v1")
+def sentiment_head(path: str | Path | None = None):
+    from models.heads import LinearHead
+
+    return LinearHead.load(path or artifact_dir("sentiment"))
+
+
+@register("unmet.needs.v1")
+def need_head(path: str | Path | None = None):
+    from models.heads import LinearHead
+
+    return LinearHead.load(path or artifact_dir("needs"))
+
+
+@register("unmet.themes.v1")
+def theme_model(**params):
+    from models.themes import ThemeModel
+
+    return ThemeModel(**params)

