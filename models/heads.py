@@ -39,8 +39,8 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         if len(self.classes_) == 2:  # sklearn stores one row for binary problems; keep the softmax form
             coef = np.vstack([-coef[0] / 2, coef[0] / 2])
             intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
-        self.coef_ = coef.astype(np.float32)
-        self.intercept_ = intercept.astype(np.float32)
+        self.coef_ = np.ascontiguousarray(coef, dtype=np.float32)  # safetensors writes raw C-order bytes
+        self.intercept_ = np.ascontiguousarray(intercept, dtype=np.float32)
         self.n_features_in_ = X.shape[1]
         return self
 

@@ -15,5 +15,5 @@ def quiet_prefect_defaults() -> None:
     """Keep Prefect offline and quiet unless the user configured it otherwise."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_UI_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")  # our CLI reports errors itself
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,0 +1,201 @@
+"""The `unmet` command line: run the pipeline, query the warehouse, see its status, retrain the heads."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from pipelines.config import DEFAULT_DB_PATH, DEFAULT_SHARED_DATA, quiet_prefect_defaults
+
+EXIT_USAGE = 2
+
+
+def _column_map(pairs: list[str]) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        field, sep, column = pair.partition("=")
+        if not sep or not field or not column:
+            raise argparse.ArgumentTypeError(f"--map expects FIELD=COLUMN, got {pair!r}")
+        mapping[field.strip()] = column.strip()
+    return mapping
+
+
+def _print_table(con, sql: str, params=None, fmt: str = "table", title: str | None = None) -> None:
+    result = con.execute(sql, params or [])
+    columns = [d[0] for d in result.description]
+    rows = result.fetchall()
+    if fmt == "json":
+        print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=1))
+        return
+    if fmt == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*["" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
+    Console(width=max(120, Console().width)).print(table)
+
+
+TOP_NEEDS_SQL = """
+SELECT rank, theme_label, mentions, round(explicit_share, 2) AS explicit, round(negative_share, 2) AS negative,
+       round(opportunity_score, 2) AS score, round(ci_low, 2) || '–' || round(ci_high, 2) AS ci95,
+       json_extract_string(example_quotes, '$[0].sentence') AS example
+FROM v_unmet_needs ORDER BY rank LIMIT ?
+"""
+
+
+def cmd_run(args) -> int:
+    from pipelines.flows import feedback_pipeline
+    from pipelines.storage import connect
+
+    result = feedback_pipeline(
+        inputs=args.inputs, db_path=str(args.db), source_kind=args.source_kind, source_name=args.source_name,
+        fmt=args.format, adapter=args.adapter, column_map=args.map or None, date_format=args.date_format,
+        encoder=args.encoder, device=args.device, batch_documents=args.batch_documents,
+    )
+    ingest, analysis, rank = result["ingest"], result["analyze"], result["rank"]
+    print(f"rows read {ingest['rows_read']} = stored {ingest['stored']} ({ingest['new_documents']} new) "
+          f"+ quarantined {ingest['quarantined']} ({ingest['new_quarantined']} new)")
+    print(f"analysed {analysis['documents']} documents ({analysis['sentences']} sentences, "
+          f"{analysis['need_mentions']} need mentions); {rank['themes']} themes from {rank['mentions']} mentions")
+    con = connect(args.db, read_only=True)
+    try:
+        _print_table(con, TOP_NEEDS_SQL, [args.top], title=f"Top unmet needs ({args.db})")
+    finally:
+        con.close()
+    return 0
+
+
+def open_for_query(db: Path):
+    """Read-only connection that cannot touch files outside the database."""
+    import duckdb
+
+    from pipelines.storage import WarehouseBusy, WarehouseError
+
+    if not Path(db).exists():
+        raise WarehouseError(f"no database at {db}: run `unmet run INPUT --db {db}` first")
+    try:
+        return duckdb.connect(str(db), read_only=True, config={"enable_external_access": False})
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseBusy(f"database {db} is busy: a run is writing to it; retry when it ends") from exc
+        raise WarehouseError(f"cannot open database {db}: {exc}") from exc
+
+
+def cmd_query(args) -> int:
+    import duckdb
+
+    con = open_for_query(args.db)
+    try:
+        _print_table(con, args.sql, fmt=args.format)
+    except duckdb.Error as exc:
+        print(f"error: query failed: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        con.close()
+    return 0
+
+
+def cmd_status(args) -> int:
+    con = open_for_query(args.db)
+    try:
+        _print_table(con, """SELECT (SELECT count(*) FROM documents) AS documents,
+                                    (SELECT count(*) FROM quarantine) AS quarantined,
+                                    (SELECT count(*) FROM v_need_mentions) AS need_mentions,
+                                    (SELECT count(*) FROM v_unmet_needs) AS themes""", title="Warehouse")
+        _print_table(con, """SELECT run_id, flow, status, started_at::VARCHAR[:19] AS started,
+                                    round(epoch(finished_at - started_at), 1) AS seconds,
+                                    counts::VARCHAR[:90] AS counts,
+                                    error FROM runs ORDER BY started_at DESC LIMIT 10""", title="Recent runs")
+    finally:
+        con.close()
+    return 0
+
+
+def cmd_train(args) -> int:
+    from models import ARTIFACTS_DIR
+    from models.train import train_heads
+
+    results = train_heads(args.data_dir, args.version, out_dir=args.out or ARTIFACTS_DIR, encoder=args.encoder,
+                          overwrite=args.overwrite)
+    for task, metrics in results.items():
+        print(f"{task}: dev macro-F1 {metrics['macro_f1']:.3f}, accuracy {metrics['accuracy']:.3f} → {metrics['path']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="unmet", description="Find the unmet customer needs in feedback.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="ingest files, analyse and rank (the feedback_pipeline flow)")
+    run.add_argument("inputs", nargs="+", help="files, directories or glob patterns")
+    run.add_argument("--db", type=Path, default=DEFAULT_DB_PATH)
+    run.add_argument("--source-kind", choices=["review", "social"], help="default: from the detected adapter")
+    run.add_argument("--source-name", help="default: the file name without extensions")
+    run.add_argument("--format", choices=["csv", "tsv", "jsonl", "json", "parquet"], help="default: detected")
+    run.add_argument("--adapter", help="amazon, datafiniti, twitter_v2, tweet_csv, reddit, app_store, generic")
+    run.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
+                     help="column mapping, e.g. --map text=Body --map created_at=When (repeatable)")
+    run.add_argument("--date-format", help="strptime format of the date column, e.g. %%d:%%m:%%y:%%H:%%M:%%S")
+    run.add_argument("--encoder", help="HF model id or path of the sentence encoder (default: packaged MiniLM)")
+    run.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    run.add_argument("--batch-documents", type=int, default=1000)
+    run.add_argument("--top", type=int, default=10, help="how many unmet needs to print")
+    run.set_defaults(handler=cmd_run)
+
+    query = sub.add_parser("query", help="run read-only SQL against the warehouse")
+    query.add_argument("sql")
+    query.add_argument("--db", type=Path, default=DEFAULT_DB_PATH)
+    query.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    query.set_defaults(handler=cmd_query)
+
+    status = sub.add_parser("status", help="show counts and recent runs")
+    status.add_argument("--db", type=Path, default=DEFAULT_DB_PATH)
+    status.set_defaults(handler=cmd_status)
+
+    train = sub.add_parser("train", help="retrain the default heads from the public data sets")
+    train.add_argument("--data-dir", type=Path, default=DEFAULT_SHARED_DATA)
+    train.add_argument("--version", required=True, help="new artifact version, e.g. 1.1.0")
+    train.add_argument("--out", type=Path, help="artifact root (default: models/artifacts)")
+    train.add_argument("--encoder", help="HF model id or path (default: packaged MiniLM)")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing version")
+    train.set_defaults(handler=cmd_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    quiet_prefect_defaults()
+    args = build_parser().parse_args(argv)
+    if getattr(args, "map", None):
+        try:
+            args.map = _column_map(args.map)
+        except argparse.ArgumentTypeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("unmet").setLevel(logging.INFO)
+    from models.integrity import IntegrityError
+    from pipelines.sources import SourceError
+    from pipelines.storage import WarehouseError
+
+    try:
+        return args.handler(args)
+    except (SourceError, WarehouseError, IntegrityError, FileNotFoundError, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

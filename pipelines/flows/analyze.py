@@ -1,0 +1,85 @@
+"""analyze_feedback: label every document not yet analysed by the current model versions."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from datetime import UTC, datetime
+
+from prefect import flow, task
+from prefect.cache_policies import NONE
+
+from models.analyzer import AnalysisBatch, Analyzer
+from pipelines.config import DEFAULT_DB_PATH
+from pipelines.storage import connect, finish_run, insert_new, start_run
+
+log = logging.getLogger("unmet.analyze")
+
+
+@functools.cache
+def cached_analyzer(encoder: str | None, spacy_model: str | None, device: str | None) -> Analyzer:
+    """Models load once per process, however many batches or flow runs follow."""
+    return Analyzer(encoder=encoder, spacy_model=spacy_model, device=device)
+
+
+@task(cache_policy=NONE)
+def load_models(encoder: str | None, spacy_model: str | None, device: str | None) -> Analyzer:
+    return cached_analyzer(encoder, spacy_model, device)
+
+
+@task(cache_policy=NONE)
+def analyze_batch(analyzer: Analyzer, feedback_ids: list[str], texts: list[str], languages: list[str]) -> AnalysisBatch:
+    return analyzer.analyze(feedback_ids, texts, languages)
+
+
+PENDING_SQL = """
+SELECT d.feedback_id, d.text, d.language FROM documents d
+WHERE NOT EXISTS (SELECT 1 FROM document_analysis a WHERE a.feedback_id = d.feedback_id AND a.analysis_version = ?)
+ORDER BY d.feedback_id
+"""
+
+
+@flow(name="analyze_feedback", log_prints=True)
+def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = None, spacy_model: str | None = None,
+                     device: str | None = None, batch_documents: int = 1000) -> dict:
+    """Segment, encode once, run every head; each batch is written in one transaction."""
+    con = connect(db_path)
+    run_id = start_run(con, "analyze_feedback", {"encoder": encoder, "spacy_model": spacy_model, "device": device,
+                                                 "batch_documents": batch_documents})
+    try:
+        started = time.perf_counter()
+        analyzer = load_models(encoder, spacy_model, device)
+        load_s = time.perf_counter() - started
+        pending = con.execute(PENDING_SQL, [analyzer.version]).fetch_arrow_table()
+        total, documents, sentences, needs = pending.num_rows, 0, 0, 0
+        log.info("%d documents to analyse with models %s", total, analyzer.version)
+        for start in range(0, total, batch_documents):
+            chunk = pending.slice(start, batch_documents).to_pydict()
+            batch = analyze_batch(analyzer, chunk["feedback_id"], chunk["text"], chunk["language"])
+            now = datetime.now(UTC)
+            con.execute("BEGIN TRANSACTION")
+            insert_new(con, "sentence_embeddings", batch.embeddings, "sentence_id")
+            insert_new(con, "sentences", batch.sentences, "sentence_id", {"run_id": run_id})
+            con.register("analysed_batch", batch.documents)
+            con.execute("""INSERT INTO document_analysis (feedback_id, analysis_version, status, sentiment,
+                               sentiment_score, sentiment_confidence, sentiment_model, n_sentences, run_id, analyzed_at)
+                           SELECT *, ?, ? FROM analysed_batch""", [run_id, now])
+            con.unregister("analysed_batch")
+            con.execute("COMMIT")
+            documents += batch.documents.num_rows
+            sentences += batch.sentences.num_rows
+            needs += sum(kind != "none" for kind in batch.sentences.column("need_kind").to_pylist())
+            log.info("analysed %d/%d documents (%d%%), %d sentences", documents, total, 100 * documents // total,
+                     sentences)
+        elapsed = time.perf_counter() - started
+        counts = {"documents": documents, "sentences": sentences, "need_mentions": needs}
+        finish_run(con, run_id, "completed", counts=counts, model_versions=analyzer.versions,
+                   timings={"load_models_s": round(load_s, 3), "analyze_s": round(elapsed - load_s, 3),
+                            "sentences_per_s": round(sentences / max(elapsed - load_s, 1e-9), 1)})
+        return {"run_id": run_id, "analysis_version": analyzer.version, **counts}
+    except Exception as exc:
+        finish_run(con, run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        con.close()

@@ -1,0 +1,25 @@
+"""feedback_pipeline: the parent flow that a nightly deployment runs."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from pipelines.config import DEFAULT_DB_PATH
+from pipelines.flows.analyze import analyze_feedback
+from pipelines.flows.ingest import ingest_feedback
+from pipelines.flows.rank import rank_needs
+
+
+@flow(name="feedback_pipeline", log_prints=True)
+def feedback_pipeline(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), source_kind: str | None = None,
+                      source_name: str | None = None, fmt: str | None = None, adapter: str | None = None,
+                      column_map: dict[str, str] | None = None, date_format: str | None = None,
+                      encoder: str | None = None, spacy_model: str | None = None, device: str | None = None,
+                      batch_documents: int = 1000, n_bootstrap: int = 300, seed: int = 0) -> dict:
+    """Ingest → analyse (only what is new for these model versions) → rank."""
+    ingest = ingest_feedback(inputs, db_path, source_kind=source_kind, source_name=source_name, fmt=fmt,
+                             adapter=adapter, column_map=column_map, date_format=date_format)
+    analysis = analyze_feedback(db_path, encoder=encoder, spacy_model=spacy_model, device=device,
+                                batch_documents=batch_documents)
+    ranking = rank_needs(db_path, n_bootstrap=n_bootstrap, seed=seed)
+    return {"ingest": ingest, "analyze": analysis, "rank": ranking}
