@@ -64,13 +64,13 @@ _VAGUE_HEADS = {"thing", "things", "lot", "lots", "way", "bit", "one", "ones", "
 
 
 def aspect_of(sentence) -> str | None:
-    """The noun phrase a sentence is about: objects and non-pronoun subjects, determiners dropped."""
+    """The noun phrase a sentence is about: a non-pronoun subject, else an object; determiners dropped."""
     best, best_rank = None, 99
     for chunk in sentence.noun_chunks:
         root = chunk.root
         if root.pos_ == "PRON" or root.lemma_.lower() in _VAGUE_HEADS or not root.is_alpha:
             continue
-        rank = 0 if root.dep_ in _OBJECT_DEPS else 1 if root.dep_ in _SUBJECT_DEPS else 2
+        rank = 0 if root.dep_ in _SUBJECT_DEPS else 1 if root.dep_ in _OBJECT_DEPS else 2
         if rank < best_rank:
             words = [t for t in chunk if t.pos_ not in ("DET", "PRON", "PUNCT", "NUM") and not t.is_stop]
             if words:
@@ -90,16 +90,23 @@ class Segmenter:
         self.has_parser_ = self.nlp_.has_pipe("parser")
 
     def split(self, texts: list[str]) -> list[list[Sentence]]:
-        out = []
-        for doc in self.nlp_.pipe(texts, batch_size=self.batch_size):
-            sentences = []
+        """Sentences per text; a line break (e.g. between title and body) always ends a sentence."""
+        lines = []  # (text index, offset of the line in the text, line)
+        for index, text in enumerate(texts):
+            offset = 0
+            for line in text.split("\n"):
+                if line.strip():
+                    lines.append((index, offset, line))
+                offset += len(line) + 1
+        out: list[list[Sentence]] = [[] for _ in texts]
+        docs = self.nlp_.pipe((line for _, _, line in lines), batch_size=self.batch_size)
+        for (index, offset, _), doc in zip(lines, docs, strict=True):
             for sent in doc.sents:
                 text = sent.text.strip()
                 if not text:
                     continue
-                start = sent.start_char + (len(sent.text) - len(sent.text.lstrip()))
+                start = offset + sent.start_char + (len(sent.text) - len(sent.text.lstrip()))
                 aspect = aspect_of(sent) if self.has_parser_ else None
-                sentences.append(Sentence(len(sentences), text[: self.max_sentence_chars], start,
-                                          start + len(text), aspect))
-            out.append(sentences)
+                out[index].append(Sentence(len(out[index]), text[: self.max_sentence_chars], start,
+                                           start + len(text), aspect))
         return out

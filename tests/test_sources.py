@@ -1,0 +1,179 @@
+import gzip
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.sources import IngestOptions, SourceError, detect_format, normalize_file
+from pipelines.sources.clean import clean_text
+from pipelines.sources.normalize import parse_timestamp
+
+
+def ingest(path, **options):
+    result = normalize_file(path, IngestOptions(**options))
+    return result, result.records.to_pylist(), result.quarantine.to_pylist()
+
+
+def test_minimal_id_text_csv(write):
+    result, records, quarantined = ingest(write("mini.csv", "id,text\n1,The battery died.\n2,Please add dark mode\n"))
+    assert result.adapter == "generic"
+    assert [r["source_id"] for r in records] == ["1", "2"]
+    assert records[0]["text"] == "The battery died." and records[0]["source_kind"] == "review"
+    assert quarantined == []
+
+
+def test_amazon_review_json(write):
+    row = {"reviewerID": "A1", "asin": "B00X", "reviewText": "Stopped charging after a week.", "overall": 2.0,
+           "summary": "Dead", "unixReviewTime": 1500000000}
+    result, records, _ = ingest(write("amazon.jsonl", json.dumps(row) + "\n"))
+    record = records[0]
+    assert result.adapter == "amazon"
+    assert record["text"] == "Dead\nStopped charging after a week."
+    assert record["rating"] == 2.0 and record["product"] == "B00X"
+    assert record["created_at"].year == 2017
+    assert record["author_hash"] and "A1" not in record["author_hash"]
+
+
+def test_datafiniti_csv_with_bom(write):
+    content = "\ufeffid,name,reviews.date,reviews.rating,reviews.text,reviews.title,reviews.username\n" \
+              "AV1,Kindle,2017-09-03T00:00:00.000Z,3,Too small to read on.,Meh,bob\n"
+    result, records, _ = ingest(write("df.csv", content))
+    assert result.adapter == "datafiniti"
+    assert records[0]["source_id"] == "AV1" and records[0]["product"] == "Kindle"
+    assert records[0]["rating"] == 3.0 and records[0]["text"] == "Meh\nToo small to read on."
+
+
+def test_app_store_export(write):
+    content = "review_id,app_id,title,body,rating,date\nr1,com.x,Crash,App crashes on start,1,2024-01-02\n"
+    result, records, _ = ingest(write("apps.csv", content))
+    assert result.adapter == "app_store" and records[0]["product"] == "com.x"
+
+
+def test_twitter_v2_json(write):
+    doc = {"data": [{"id": "1888", "text": "@acme your app is down again #FixIt https://t.co/x 😡",
+                     "created_at": "2025-01-01T10:00:00.000Z", "author_id": "7",
+                     "public_metrics": {"like_count": 3}}],
+           "includes": {"users": [{"id": "7", "username": "someone"}]}}
+    result, records, _ = ingest(write("tweets.json", json.dumps(doc)))
+    record = records[0]
+    assert result.adapter == "twitter_v2" and record["source_kind"] == "social"
+    assert record["text"] == "@user your app is down again Fix It http 😡"
+    assert record["source_id"] == "1888" and record["url"].endswith("/1888")
+    assert "someone" not in json.dumps({k: v for k, v in record.items() if k != "raw_payload"}, default=str)
+
+
+def test_flat_tweet_csv(write):
+    content = "tweet_id,airline,name,text,tweet_created\n570306133677760513,United,joe,@united lost my bag," \
+              "2015-02-24 11:35:52 -0800\n"
+    _, records, _ = ingest(write("Tweets.csv", content))
+    assert records[0]["source_id"] == "570306133677760513"  # kept exactly, no float rounding
+    assert records[0]["product"] == "United"
+    assert records[0]["created_at"].isoformat() == "2015-02-24T19:35:52+00:00"
+
+
+def test_reddit_listing_with_comment_tree(write):
+    comment = {"kind": "t1", "data": {"id": "c1", "body": "Same, the sync keeps failing.", "created_utc": 1700000100,
+                                      "score": 4, "author": "u2", "subreddit": "acme", "replies": {
+                                          "kind": "Listing", "data": {"children": [
+                                              {"kind": "t1", "data": {"id": "c2", "body": "+1",
+                                                                      "created_utc": 1700000200, "subreddit": "acme"}}
+                                          ]}}}}
+    post = {"kind": "t3", "data": {"id": "p1", "title": "Sync broken", "selftext": "Nothing syncs since Monday.",
+                                   "created_utc": 1700000000, "score": 10, "subreddit": "acme",
+                                   "permalink": "/r/acme/comments/p1/"}}
+    listing = {"kind": "Listing", "data": {"children": [post, comment]}}
+    result, records, _ = ingest(write("reddit.json", json.dumps(listing)))
+    assert result.adapter == "reddit"
+    assert [r["text"] for r in records] == ["Sync broken\nNothing syncs since Monday.",
+                                            "Same, the sync keeps failing.", "+1"]
+    assert records[0]["url"] == "https://www.reddit.com/r/acme/comments/p1/"
+    assert records[0]["rating"] is None  # a Reddit score is not a star rating
+
+
+def test_column_mapping_for_unknown_columns(write):
+    content = "uid;Opinion;When\n9;Too loud at night;03/04/2024\n"
+    result, records, quarantined = ingest(write("odd.csv", content),
+                                          column_map={"source_id": "uid", "text": "Opinion", "created_at": "When"})
+    assert quarantined == [] and records[0]["text"] == "Too loud at night" and records[0]["source_id"] == "9"
+
+
+def test_gzip_tsv_parquet_and_detection(write, tmp_path):
+    gz = write("a.tsv.gz", gzip.compress(b"id\ttext\n1\tNeeds a longer cable\n"))
+    assert detect_format(gz) == "tsv"
+    assert ingest(gz)[1][0]["text"] == "Needs a longer cable"
+    pq.write_table(pa.table({"id": ["p1"], "review": ["Lid cracked"]}), tmp_path / "noext")
+    assert detect_format(tmp_path / "noext") == "parquet"
+    assert ingest(tmp_path / "noext")[1][0]["text"] == "Lid cracked"
+    sniffed = write("feed", '{"id": 1, "text": "a"}\n{"id": 2, "text": "b"}\n')
+    assert detect_format(sniffed) == "jsonl"
+
+
+def test_bad_rows_are_quarantined_with_reasons_and_accounted(write):
+    content = (b"id,text,date,rating\n1,fine text,2024-01-01,5\n2,,2024-01-01,4\n3,bad date,someday,4\n"
+               b"4,bad rating,2024-01-01,five\n5,\xff\xfe broken bytes,2024-01-01,3\n6,too,many,fields,here\n"
+               b"7,<p> </p>,2024-01-01,3\n8," + b"x" * 30 + b",2024-01-01,3\n")
+    result, records, quarantined = ingest(write("bad.csv", content), max_text_chars=20)
+    reasons = {q["source_line"]: q["reason"] for q in quarantined}
+    assert [r["source_id"] for r in records] == ["1"]
+    assert reasons[3] == "no text"
+    assert reasons[4].startswith("unparseable date")
+    assert reasons[5].startswith("rating is not a number")
+    assert reasons[6].startswith("undecodable bytes")
+    assert reasons[7].startswith("expected 4 fields")
+    assert reasons[8].startswith("no text after cleaning")
+    assert reasons[9].startswith("text too long")
+    assert result.rows_read == 8 == len(records) + len(quarantined)
+    assert all(q["raw_payload"] for q in quarantined)
+
+
+def test_jsonl_bad_lines_and_wrong_types(write):
+    content = '{"id": 1, "text": "ok"}\n{"id": 2, "text": "cut\n[1, 2]\n{"id": 3, "text": ["a"]}\n'
+    result, records, quarantined = ingest(write("x.jsonl", content))
+    assert len(records) == 1 and result.rows_read == 4
+    assert [q["reason"].split(" (")[0] for q in quarantined] == ["invalid JSON", "expected a JSON object, found list",
+                                                               "wrong type for text: list"]
+
+
+def test_unreadable_files_become_one_quarantine_entry(write):
+    for name, content in [("broken.json", '[{"id": 1,}'), ("empty.csv", ""), ("shape.json", '{"a": 1}')]:
+        result, records, quarantined = ingest(write(name, content))
+        assert records == [] and len(quarantined) == 1 and name in quarantined[0]["reason"]
+    truncated = write("t.jsonl.gz", gzip.compress(b'{"id": 1, "text": "a"}\n' * 2000)[:-40])
+    result, records, quarantined = ingest(truncated)
+    assert "compressed stream is corrupt or truncated" in quarantined[-1]["reason"]
+    assert result.rows_read == len(records) + len(quarantined)
+    assert len(records) > 0
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(SourceError, match="no such file"):
+        normalize_file(tmp_path / "nope.csv", IngestOptions())
+
+
+def test_reingesting_gives_identical_ids(write):
+    path = write("same.csv", "id,text\n1,The hinge broke\n")
+    assert ingest(path)[1][0]["feedback_id"] == ingest(path)[1][0]["feedback_id"]
+
+
+def test_cleaning():
+    assert clean_text("The app doesnâ€™t sync") == "The app doesn't sync"
+    assert clean_text("<p>Too&nbsp;loud</p><br>Fix   it") == "Too loud\nFix it"
+    assert clean_text("@Acme #BatteryLife sucks 😭 http://x.co/1", social=True) == "@user Battery Life sucks 😭 http"
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("2015-02-24 11:35:52 -0800", "2015-02-24T19:35:52+00:00"),
+    ("2024-01-02T03:04:05Z", "2024-01-02T03:04:05+00:00"),
+    (1390090741168, "2014-01-19T00:19:01.168000+00:00"),
+    ("1500000000", "2017-07-14T02:40:00+00:00"),
+    ("Wed Oct 10 20:19:24 +0000 2018", "2018-10-10T20:19:24+00:00"),
+])
+def test_timestamps(value, expected):
+    assert parse_timestamp(value).isoformat() == expected
+
+
+def test_house_date_format(write):
+    content = "id,text,date\n1,Sync fails,25:11:13:02:26:01\n"
+    _, records, _ = ingest(write("m.csv", content), date_format="%d:%m:%y:%H:%M:%S")
+    assert records[0]["created_at"].isoformat() == "2013-11-25T02:26:01+00:00"
