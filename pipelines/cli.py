@@ -115,9 +115,9 @@ def cmd_status(args) -> int:
                                     (SELECT count(*) FROM quarantine) AS quarantined,
                                     (SELECT count(*) FROM v_need_mentions) AS need_mentions,
                                     (SELECT count(*) FROM v_unmet_needs) AS themes""", title="Warehouse")
-        _print_table(con, """SELECT run_id, flow, status, started_at::VARCHAR[:19] AS started,
+        _print_table(con, """SELECT run_id, flow, status, left(started_at::VARCHAR, 19) AS started,
                                     round(epoch(finished_at - started_at), 1) AS seconds,
-                                    counts::VARCHAR[:90] AS counts,
+                                    left(counts::VARCHAR, 90) AS counts,
                                     error FROM runs ORDER BY started_at DESC LIMIT 10""", title="Recent runs")
     finally:
         con.close()

@@ -140,11 +140,17 @@ def _hash(*parts: str | None, size: int = 20) -> str:
     return digest.hexdigest()[:size]
 
 
+COMMON_LANGUAGES = ["en", "es", "de", "fr", "it", "pt", "nl", "sv", "da", "no", "fi", "pl", "cs", "ru", "uk", "tr",
+                    "ar", "he", "fa", "hi", "bn", "zh", "ja", "ko", "vi", "th", "id", "ms", "ro", "hu", "el"]
+
+
 @functools.cache
 def _language_identifier():
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(COMMON_LANGUAGES)  # rare labels (e.g. pidgins) mostly catch English slang
+    return identifier
 
 
 def detect_language(text: str) -> str:
@@ -152,7 +158,7 @@ def detect_language(text: str) -> str:
     if sum(ch.isalpha() for ch in text) < 12:
         return "en"
     lang, probability = _language_identifier().classify(text)
-    return lang if probability >= 0.9 else "en"
+    return lang if probability >= 0.5 else "en"
 
 
 def build_record(fields: dict, adapter: Adapter, options: IngestOptions, source_name: str) -> dict:

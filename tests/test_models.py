@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+
+from models import registry
+from models.heads import LinearHead
+from models.integrity import IntegrityError
+from models.segment import Segmenter
+from models.themes import ThemeModel
+
+
+def toy_data(seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(240, 16)).astype(np.float32)
+    y = np.array(["explicit", "implicit", "none"])[X[:, :3].argmax(axis=1)]
+    return X, y
+
+
+def test_head_overfits_saves_reloads_and_predicts_the_same(tmp_path):
+    X, y = toy_data()
+    head = LinearHead(C=100.0).fit(X, y)
+    assert (head.predict(X) == y).mean() > 0.95
+    head.save(tmp_path / "needs", {"name": "unmet.needs.v1", "version": "test", "encoder": "toy"})
+    loaded, config = LinearHead.load(tmp_path / "needs")
+    np.testing.assert_allclose(loaded.predict_proba(X), head.predict_proba(X), rtol=1e-6)
+    assert config["name"] == "unmet.needs.v1" and (tmp_path / "needs" / "head.safetensors").stat().st_size < 10_000
+
+
+def test_binary_head_keeps_softmax_form():
+    X, y = toy_data()
+    binary = np.where(y == "none", "none", "need")
+    head = LinearHead().fit(X, binary)
+    assert head.predict_proba(X).shape == (len(X), 2)
+    assert (head.predict(X) == binary).mean() > 0.9
+
+
+def test_tampered_artifact_fails_loudly(tmp_path):
+    X, y = toy_data()
+    LinearHead().fit(X, y).save(tmp_path / "h", {"name": "x", "version": "1", "encoder": "toy"})
+    weights = tmp_path / "h" / "head.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match="modified"):
+        LinearHead.load(tmp_path / "h")
+
+
+def test_default_artifacts_are_registered_small_and_carded():
+    for name in ("unmet.sentiment.v1", "unmet.needs.v1"):
+        head, config = registry.get(name)
+        assert config["name"] == name and config["sha256"]
+        directory = registry.artifact_dir("sentiment" if "sentiment" in name else "needs")
+        assert (directory / "MODEL_CARD.md").read_text().count("|") > 10
+        assert sum(p.stat().st_size for p in directory.iterdir()) < 1_000_000
+    with pytest.raises(KeyError, match="unknown component"):
+        registry.get("unmet.nothing.v9")
+
+
+def test_theme_model_is_deterministic_and_labels_by_aspect():
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(3, 32))
+    X = np.vstack([c + 0.05 * rng.normal(size=(40, 32)) for c in centers]).astype(np.float32)
+    texts = ["battery drains fast"] * 40 + ["app crashes on start"] * 40 + ["support never answers"] * 40
+    aspects = ["battery"] * 40 + ["app"] * 40 + ["support"] * 40
+    first = ThemeModel(random_state=3).fit(X, texts, aspects)
+    second = ThemeModel(random_state=3).fit(X, texts, aspects)
+    assert (first.labels_ == second.labels_).all()
+    assert {t["label"] for t in first.themes_} >= {"battery", "app", "support"}
+    for theme in first.themes_:
+        assert theme["representatives"] and theme["top_terms"]
+
+
+def test_segmenter_splits_lines_and_sentences_and_finds_aspects():
+    segmenter = Segmenter()
+    [sentences] = segmenter.split(["Dead\nThe battery died halfway through my commute. Please add dark mode."])
+    assert [s.text for s in sentences] == ["Dead", "The battery died halfway through my commute.",
+                                           "Please add dark mode."]
+    assert sentences[1].aspect == "battery" and sentences[2].aspect == "dark mode"

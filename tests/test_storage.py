@@ -1,0 +1,69 @@
+import duckdb
+import pyarrow as pa
+import pytest
+
+from pipelines.storage import WarehouseBusy, WarehouseError, connect, insert_new, migrate
+from pipelines.storage.warehouse import migration_files
+
+CONTRACT = {
+    "v_feedback": ["feedback_id", "source_kind", "source_name", "source_id", "created_at", "rating", "text",
+                   "sentiment", "sentiment_score", "explicit_needs", "implicit_needs"],
+    "v_need_mentions": ["mention_id", "feedback_id", "source_id", "sentence", "need_kind", "need_confidence",
+                        "aspect", "sentiment", "theme_id", "theme_label", "created_at"],
+    "v_unmet_needs": ["rank", "theme_id", "theme_label", "mentions", "explicit_share", "negative_share",
+                      "opportunity_score", "ci_low", "ci_high", "example_quotes"],
+}
+
+
+def test_migrations_apply_once_and_are_recorded(tmp_path):
+    con = connect(tmp_path / "w.duckdb")
+    versions = [v for v, _, _ in migration_files()]
+    assert [r[0] for r in con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()] == versions
+    assert migrate(con) == []  # second time: nothing to do
+    con.close()
+    connect(tmp_path / "w.duckdb").close()  # reopening is safe
+
+
+def test_newer_schema_is_refused(tmp_path):
+    con = connect(tmp_path / "w.duckdb")
+    con.execute("INSERT INTO schema_migrations VALUES (999, '999_future.sql', 'x', now())")
+    with pytest.raises(WarehouseError, match="newer than this unmet"):
+        migrate(con)
+
+
+def test_views_match_the_contract_and_are_documented(tmp_path):
+    con = connect(tmp_path / "w.duckdb")
+    for view, columns in CONTRACT.items():
+        assert [d[0] for d in con.execute(f"SELECT * FROM {view} LIMIT 0").description] == columns
+        comment = con.execute("SELECT comment FROM duckdb_views() WHERE view_name = ?", [view]).fetchone()[0]
+        assert comment
+        undocumented = con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND comment IS NULL",
+                                   [view]).fetchall()
+        assert undocumented == []
+
+
+def test_insert_new_is_idempotent_and_dedupes_within_batch(tmp_path):
+    con = connect(tmp_path / "w.duckdb")
+    rows = pa.table({"key": ["a", "b", "b"], "value": ["x", "y", "y"]})
+    con.execute("CREATE TABLE kv (key VARCHAR PRIMARY KEY, value VARCHAR, run VARCHAR)")
+    assert insert_new(con, "kv", rows, "key", {"run": "r1"}) == 2
+    assert insert_new(con, "kv", rows, "key", {"run": "r2"}) == 0
+    assert con.execute("SELECT count(*), min(run) FROM kv").fetchone() == (2, "r1")
+
+
+def test_missing_database_for_readers_and_busy_database(tmp_path):
+    with pytest.raises(WarehouseError, match="no database"):
+        connect(tmp_path / "none.duckdb", read_only=True)
+    path = tmp_path / "w.duckdb"
+    connect(path).close()
+    import subprocess
+    import sys
+    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(path)!r}); "
+                               "print('ready', flush=True); time.sleep(30)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(WarehouseBusy, match="busy"):
+            connect(path)
+    finally:
+        holder.kill()
+    assert isinstance(duckdb.__version__, str)
