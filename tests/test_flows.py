@@ -92,3 +92,21 @@ def test_cli_errors_are_clear(tmp_path, capsys):
     assert "no database" in capsys.readouterr().err
     assert main(["run", str(tmp_path / "missing.csv"), "--db", str(tmp_path / "x.duckdb")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_prefect_yaml_deployments_validate(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    root = SAMPLE.parent.parent
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "UNMET_HOME": str(root), "PREFECT_API_URL": ""}
+    subprocess.run([prefect, "work-pool", "create", "unmet-process", "--type", "process"], cwd=root, env=env,
+                   check=True, capture_output=True, timeout=300)
+    done = subprocess.run([prefect, "--no-prompt", "deploy", "--all"], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stdout.count("successfully created") == 2
