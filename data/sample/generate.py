@@ -130,7 +130,7 @@ def main() -> None:
                                                        ensure_ascii=False) + "\n", encoding="utf-8")
 
     with open(HERE / "marketplace_reviews.jsonl", "w", encoding="utf-8") as fh:
-        for i in range(60):
+        for _ in range(60):
             title, body, rating = compose(rng)
             when = start + timedelta(hours=rng.randint(0, 24 * 240))
             fh.write(json.dumps({"reviewerID": f"R{rng.randint(10000, 99999)}", "asin": "B0GLOWBIRD",
