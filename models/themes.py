@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
-from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
 
 class AutoKMeans(ClusterMixin, BaseEstimator):
@@ -48,6 +48,10 @@ class AdaptivePCA(TransformerMixin, BaseEstimator):
         return self.pca_.transform(X)
 
 
+# Placeholders left by social-post cleaning carry no meaning for a theme label.
+STOP_WORDS = sorted(ENGLISH_STOP_WORDS | {"user", "http", "amp"})
+
+
 class ClassTfidfRepresenter(BaseEstimator):
     """Distinctive terms per theme (class-based TF-IDF) and a short label from the commonest aspect."""
 
@@ -58,7 +62,7 @@ class ClassTfidfRepresenter(BaseEstimator):
     def fit(self, texts: list[str], labels: np.ndarray, aspects: list[str | None]) -> ClassTfidfRepresenter:
         themes = np.unique(labels)
         joined = [" ".join(t for t, lab in zip(texts, labels, strict=True) if lab == theme) for theme in themes]
-        vectorizer = CountVectorizer(stop_words="english", ngram_range=(1, 2), token_pattern=r"(?u)\b[^\W\d_]{2,}\b")
+        vectorizer = CountVectorizer(stop_words=STOP_WORDS, ngram_range=(1, 2), token_pattern=r"(?u)\b[^\W\d_]{2,}\b")
         try:
             counts = vectorizer.fit_transform(joined).toarray().astype(float)
         except ValueError:  # only stop words in the corpus
