@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from models import registry
 from models.encoder import SentenceEncoder
-from models.features import build_features
+from models.features import apply_heads
 from models.segment import Segmenter
 
 ASPECT_MODEL = "unmet.aspects.v1:noun-chunk-rules"
@@ -23,7 +23,7 @@ SENTENCE_SCHEMA = pa.schema([
     ("sentiment", pa.string()), ("sentiment_score", pa.float64()), ("sentiment_confidence", pa.float64()),
     ("sentiment_model", pa.string()), ("need_kind", pa.string()), ("need_confidence", pa.float64()),
     ("need_model", pa.string()), ("aspect", pa.string()), ("aspect_model", pa.string()),
-    ("segmenter", pa.string()),
+    ("aspect_kind", pa.string()), ("aspect_kind_model", pa.string()), ("segmenter", pa.string()),
 ])
 DOCUMENT_SCHEMA = pa.schema([
     ("feedback_id", pa.string()), ("analysis_version", pa.string()), ("status", pa.string()),
@@ -44,24 +44,36 @@ class Analyzer:
 
     def __init__(self, encoder: str | None = None, spacy_model: str | None = None,
                  sentiment_head: str | None = None, need_head: str | None = None,
-                 languages: tuple[str, ...] = ("en",), device: str | None = None, batch_size: int = 64):
+                 implicit_aspect_head: str | None = None, sentiment_labels: dict[str, str] | None = None,
+                 adapter: str | None = "default", languages: tuple[str, ...] = ("en",), device: str | None = None,
+                 batch_size: int = 64):
         self.languages = languages
         self.segmenter = Segmenter(spacy_model)
-        self.encoder = SentenceEncoder(encoder, device=device, batch_size=batch_size)
-        self.sentiment, sentiment_config = registry.get("unmet.sentiment.v1", path=sentiment_head)
-        self.needs, need_config = registry.get("unmet.needs.v1", path=need_head)
-        for name, config in (("sentiment", sentiment_config), ("needs", need_config)):
-            if config.get("encoder") != self.encoder.version_:
-                raise ValueError(f"the {name} head was trained on {config.get('encoder')} embeddings but the "
-                                 f"encoder is {self.encoder.version_}: retrain with `unmet train --encoder ...`")
-        self.versions = {
-            "segmenter": self.segmenter.version_,
-            "encoder": self.encoder.version_,
-            "sentiment": f"{sentiment_config['name']}@{sentiment_config['version']}",
-            "needs": f"{need_config['name']}@{need_config['version']}",
-            "aspects": ASPECT_MODEL,
-        }
+        self.encoder = SentenceEncoder(encoder, device=device, batch_size=batch_size, adapter=adapter)
+        if sentiment_head and sentiment_head.startswith("hf:"):
+            sentiment = registry.get("unmet.sentiment.hf.v1", model=sentiment_head[3:], label_map=sentiment_labels,
+                                     device=device)
+        else:
+            sentiment = registry.get("unmet.sentiment.v1", path=sentiment_head)
+        loaded = {"sentiment": sentiment, "needs": registry.get("unmet.needs.v1", path=need_head)}
+        if implicit_aspect_head or registry.has_artifact("implicit_aspect"):
+            head, config = registry.get("unmet.implicit_aspects.v1", path=implicit_aspect_head)
+            if implicit_aspect_head or config.get("encoder") == self.encoder.version_:  # optional head: the
+                loaded["implicit_aspect"] = (head, config)  # default one is skipped under another encoder
+        self.heads, self.versions = {}, {"segmenter": self.segmenter.version_, "encoder": self.encoder.version_,
+                                         "aspects": ASPECT_MODEL}
+        for task, (head, config) in loaded.items():
+            if config.get("encoder") not in (None, self.encoder.version_):
+                raise ValueError(f"the {task} head was trained on {config.get('encoder')} embeddings but the "
+                                 f"encoder is {self.encoder.version_}: retrain with `unmet train`")
+            self.heads[task] = head
+            self.versions[task] = f"{config['name']}@{config['version']}"
+        self.sentiment, self.needs = self.heads["sentiment"], self.heads["needs"]
         self.version = hashlib.sha256(json.dumps(self.versions, sort_keys=True).encode()).hexdigest()[:16]
+
+    def label_texts(self, texts: list[str]) -> dict[str, tuple[list[str], np.ndarray]]:
+        """Encode once; every head's (classes, probabilities) for each text."""
+        return apply_heads(self.heads, self.encoder.encode(texts), texts)
 
     def analyze(self, feedback_ids: list[str], texts: list[str], languages: list[str],
                 progress=None) -> AnalysisBatch:
@@ -70,11 +82,15 @@ class Analyzer:
         owners = [(wanted[k], s) for k, sentences in enumerate(split) for s in sentences]
         sentence_texts = [s.text for _, s in owners]
         embeddings = self.encoder.encode(sentence_texts, progress=progress)
-        cache: dict = {}
-        sentiment_probs = self._probs(self.sentiment, embeddings, sentence_texts, cache, SENTIMENT_LABELS)
-        need_probs = self.needs.predict_proba(build_features(list(self.needs.features), embeddings,
-                                                             sentence_texts, cache))
-        need_labels = self.needs.classes_[need_probs.argmax(axis=1)]
+        decided = apply_heads(self.heads, embeddings, sentence_texts)
+        sentiment_classes, sentiment_probs = decided["sentiment"]
+        sentiment_probs = sentiment_probs[:, [sentiment_classes.index(label) for label in SENTIMENT_LABELS]]
+        need_classes, need_probs = decided["needs"]
+        need_labels = np.array(need_classes)[need_probs.argmax(axis=1)]
+        aspect_kinds = [None] * len(owners)
+        if "implicit_aspect" in decided:
+            aspect_classes, aspect_probs = decided["implicit_aspect"]
+            aspect_kinds = [aspect_classes[i] for i in aspect_probs.argmax(axis=1)]
 
         sentence_ids = [hashlib.sha256(f"{feedback_ids[d]}|{self.version}|{s.index}".encode()).hexdigest()[:20]
                         for d, s in owners]
@@ -97,6 +113,9 @@ class Analyzer:
             "aspect": [s.aspect if label != "none" else None for (_, s), label in zip(owners, need_labels,
                                                                                       strict=True)],
             "aspect_model": [ASPECT_MODEL] * len(owners),
+            "aspect_kind": [kind if label != "none" else None for kind, label in zip(aspect_kinds, need_labels,
+                                                                                     strict=True)],
+            "aspect_kind_model": [self.versions.get("implicit_aspect")] * len(owners),
             "segmenter": [self.versions["segmenter"]] * len(owners),
         }, schema=SENTENCE_SCHEMA)
         documents = self._documents(feedback_ids, wanted, owners, sentiment_probs)
@@ -108,11 +127,6 @@ class Analyzer:
                 pa.array(np.arange(0, len(owners) + 1) * embeddings.shape[1], type=pa.int32()), flat),
         })
         return AnalysisBatch(documents, sentences, embedding_table)
-
-    def _probs(self, head, embeddings, texts, cache, labels) -> np.ndarray:
-        probs = head.predict_proba(build_features(list(head.features), embeddings, texts, cache))
-        order = [list(head.classes_).index(label) for label in labels]
-        return probs[:, order]
 
     def _documents(self, feedback_ids, wanted, owners, sentiment_probs) -> pa.Table:
         """Document sentiment: the mean of its sentences' probabilities."""

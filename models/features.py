@@ -37,3 +37,15 @@ def build_features(names: list[str], embeddings: np.ndarray, texts: list[str],
         else:
             raise ValueError(f"unknown feature block {name!r} (known: embedding, lexicon)")
     return np.hstack(blocks).astype(np.float32)
+
+
+def apply_heads(heads: dict, embeddings: np.ndarray, texts: list[str]) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Every head's (classes, probabilities) from one set of embeddings; feature blocks computed once.
+
+    A head that reads text itself (``reads_text``, e.g. a Hugging Face classifier) is given the texts.
+    """
+    cache: dict = {}
+    return {task: (list(head.classes_),
+                   head.predict_proba_texts(texts) if getattr(head, "reads_text", False)
+                   else head.predict_proba(build_features(list(head.features), embeddings, texts, cache)))
+            for task, head in heads.items()}

@@ -47,6 +47,10 @@ def artifact_dir(task: str, version: str | None = None, root: Path | None = None
     return versions[-1]
 
 
+def has_artifact(task: str) -> bool:
+    return any((p / "config.json").is_file() for p in (ARTIFACTS_DIR / task).glob("*"))
+
+
 @register("unmet.sentiment.v1")
 def sentiment_head(path: str | Path | None = None):
     from models.heads import LinearHead
@@ -59,6 +63,23 @@ def need_head(path: str | Path | None = None):
     from models.heads import LinearHead
 
     return LinearHead.load(path or artifact_dir("needs"))
+
+
+@register("unmet.implicit_aspects.v1")
+def implicit_aspect_head(path: str | Path | None = None):
+    """Does the sentence judge something it does not name (SemEval NULL target)? Trained on SemEval/ACOS."""
+    from models.heads import LinearHead
+
+    return LinearHead.load(path or artifact_dir("implicit_aspect"))
+
+
+@register("unmet.sentiment.hf.v1")
+def hf_sentiment_head(model: str, label_map: dict[str, str] | None = None, device: str | None = None):
+    """Any Hugging Face sequence-classification model (id or path) as the sentiment head."""
+    from models.hf_head import HFSentimentHead
+
+    head = HFSentimentHead(model, label_map=label_map, device=device)
+    return head, {"name": "unmet.sentiment.hf.v1", "version": model, "encoder": None}
 
 
 @register("unmet.themes.v1")

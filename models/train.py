@@ -1,5 +1,6 @@
-"""Rebuild the default heads from the public data: encode once, fit each head, score on a held-out split,
-write pickle-free artifacts with a model card."""
+"""Rebuild the default heads from the public data: (optionally tune the encoder adapter,) encode every
+training text once, fit each head on the train rows, score it with ``unmet eval`` on the dev rows, and
+write pickle-free artifacts with a model card. A version that exists is never overwritten."""
 
 from __future__ import annotations
 
@@ -9,109 +10,118 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import classification_report, confusion_matrix
-from sklearn.model_selection import train_test_split
 
-from models import ARTIFACTS_DIR
-from models.datasets import LICENSES, NEED_SOURCES, SENTIMENT_SOURCES
+from models import ARTIFACTS_DIR, datasets
 from models.encoder import SentenceEncoder
-from models.features import build_features
+from models.features import apply_heads, build_features
 from models.heads import LinearHead
 
 log = logging.getLogger(__name__)
 
 HEADS = {
-    "sentiment": {"name": "unmet.sentiment.v1", "sources": SENTIMENT_SOURCES, "features": ("embedding", "lexicon"),
-                  "labels": ("negative", "neutral", "positive")},
-    "needs": {"name": "unmet.needs.v1", "sources": NEED_SOURCES, "features": ("embedding",),
-              "labels": ("explicit", "implicit", "none")},
+    "sentiment": {"name": "unmet.sentiment.v1", "features": ("embedding", "lexicon"),
+                  "labels": datasets.SENTIMENT_LABELS},
+    "needs": {"name": "unmet.needs.v1", "features": ("embedding",), "labels": datasets.NEED_LABELS},
+    "implicit_aspect": {"name": "unmet.implicit_aspects.v1", "features": ("embedding",),
+                        "labels": datasets.IMPLICIT_ASPECT_LABELS},
 }
 
 
-def load_training_data(task: str, data_dir: Path, limit: int | None = None):
-    texts, labels, origins = [], [], []
-    for source, reader in HEADS[task]["sources"].items():
-        t, y = reader(data_dir)
-        if limit:
-            t, y = t[:limit], y[:limit]
-        texts += t
-        labels += y
-        origins += [source] * len(t)
-    return texts, np.array(labels), np.array(origins)
+def training_data(task: str, data_dir: Path, limit: int | None = None,
+                  extra: tuple[list[str], list[str]] | None = None) -> tuple[list[str], np.ndarray, dict]:
+    """Train rows of every set of ``task`` (+ ``extra``, e.g. human corrections); rows per source."""
+    texts, labels, rows = [], [], {}
+    for labelled in datasets.training_sets(task, data_dir):
+        n = min(len(labelled), limit or len(labelled))
+        texts += labelled.texts[:n]
+        labels += labelled.labels[:n]
+        rows[labelled.name] = {"rows": n, "license": labelled.license}
+    if extra and extra[0]:
+        texts += list(extra[0])
+        labels += list(extra[1])
+        rows["corrections"] = {"rows": len(extra[0]), "license": "your own labels"}
+    return texts, np.array(labels), rows
 
 
-def _model_card(task: str, config: dict, report: dict, matrix: np.ndarray) -> str:
+def _model_card(task: str, config: dict, results: list) -> str:
     spec = HEADS[task]
     lines = [
         f"# {spec['name']} version {config['version']}", "",
         f"Multinomial logistic regression over the shared sentence embedding ({config['encoder']})"
-        + (" plus VADER lexicon scores" if "lexicon" in spec["features"] else "") + ".",
+        + (" plus VADER lexicon scores" if "lexicon" in spec["features"] else "") + f"; classes "
+        f"{', '.join(config['classes'])}.",
         f"Trained {config['trained_at']} by `unmet train`; weights `head.safetensors` "
-        f"(sha256 `{config['sha256']['head.safetensors']}`), no pickle.", "",
-        "## Training data", "", "| source | rows (train) | license |", "|---|---|---|",
+        f"(sha256 `{config['sha256']['head.safetensors']}`, checked at load), no pickle.", "",
+        "## Training data (train rows only: a text is dev when the hash of its normalized form says so)", "",
+        "| source | rows | license |", "|---|---|---|",
     ]
-    for source, rows in config["training_rows"].items():
-        lines.append(f"| {source} | {rows} | {LICENSES.get(source, 'see SOURCE.md')} |")
-    lines += ["", "The artifact inherits the most restrictive of these terms (non-commercial where CC BY-NC-SA).",
-              "", f"## Metrics (held-out {int(config['dev_fraction'] * 100)} % of the pooled data, seed "
-              f"{config['seed']}; never trained on)", "", "| class | precision | recall | F1 | support |",
-              "|---|---|---|---|---|"]
-    for label in spec["labels"]:
-        if label in report:
-            r = report[label]
-            lines.append(f"| {label} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1-score']:.3f} | "
-                         f"{int(r['support'])} |")
-    lines += [f"| macro | {report['macro avg']['precision']:.3f} | {report['macro avg']['recall']:.3f} | "
-              f"{report['macro avg']['f1-score']:.3f} | {int(report['macro avg']['support'])} |",
-              "", f"Accuracy {report['accuracy']:.3f}. Confusion matrix (rows true, columns predicted, "
-              f"order {', '.join(spec['labels'])}): `{matrix.tolist()}`.", "",
-              "Per-source dev macro-F1: "
-              + ", ".join(f"{k} {v:.3f}" for k, v in config["dev_macro_f1_by_source"].items()) + ".", "",
-              "Benchmarks against the targets of the model-quality issue come from `unmet eval`.", ""]
+    lines += [f"| {source} | {v['rows']} | {v['license']} |" for source, v in config["training_rows"].items()]
+    lines += ["", "The artifact inherits the most restrictive of these terms: non-commercial research use.", "",
+              "## Metrics (dev rows, never trained on; 95 % bootstrap intervals, 1,000 resamples)", "",
+              "| benchmark | metric | value | 95 % CI | n | target |", "|---|---|---|---|---|---|"]
+    for r in results:
+        low, high = r.interval
+        target = "" if r.benchmark.target is None else f"≥ {r.benchmark.target:.2f}"
+        level = " [document]" if r.benchmark.level == "document" else ""
+        lines.append(f"| {r.benchmark.title}{level} | {r.benchmark.metric} | {r.value:.3f} | {low:.3f}–{high:.3f} | "
+                     f"{r.scored.n} | {target} |")
+    lines += ["", "Confusion matrices and per-class precision/recall: `unmet eval --json`.", ""]
     return "\n".join(lines)
 
 
 def train_heads(data_dir: Path, version: str, out_dir: Path = ARTIFACTS_DIR, encoder: str | None = None,
-                tasks: tuple[str, ...] = ("sentiment", "needs"), dev_fraction: float = 0.2, seed: int = 0,
-                limit: int | None = None, overwrite: bool = False) -> dict:
-    """Train the heads; return per-task metrics. Refuses to overwrite an existing version."""
+                adapter: str | Path | None = "default", tasks: tuple[str, ...] = tuple(HEADS), C: float = 1.0,
+                limit: int | None = None, extra: dict | None = None, overwrite: bool = False,
+                evaluate: bool = True, n_boot: int = 1000) -> dict:
+    """Fit the heads of ``tasks``; return {task: {path, rows, metrics}}."""
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     for task in tasks:
+        if task not in HEADS:
+            raise ValueError(f"unknown head {task!r}; known: {', '.join(HEADS)}")
         if (out_dir / task / version / "config.json").exists() and not overwrite:
             raise FileExistsError(f"{out_dir / task / version} exists; choose a new --version")
-    model = SentenceEncoder(encoder)
-    data = {task: load_training_data(task, data_dir, limit) for task in tasks}
+    model = SentenceEncoder(encoder, adapter=adapter)
+    data = {task: training_data(task, data_dir, limit, (extra or {}).get(task)) for task in tasks}
     unique = sorted({t for texts, _, _ in data.values() for t in texts})
-    log.info("encoding %d unique training texts", len(unique))
+    log.info("encoding %d unique training texts with %s", len(unique), model.version_)
     vectors = model.encode(unique)
     row_of = {t: i for i, t in enumerate(unique)}
-    results = {}
+    fitted, configs = {}, {}
     for task in tasks:
-        texts, labels, origins = data[task]
+        texts, labels, rows = data[task]
         spec = HEADS[task]
         features = build_features(list(spec["features"]), vectors[[row_of[t] for t in texts]], texts)
-        strata = np.char.add(origins.astype(str), labels.astype(str))
-        train_idx, dev_idx = train_test_split(np.arange(len(texts)), test_size=dev_fraction, random_state=seed,
-                                              stratify=strata)
-        head = LinearHead(features=spec["features"]).fit(features[train_idx], labels[train_idx])
-        predicted = head.predict(features[dev_idx])
-        report = classification_report(labels[dev_idx], predicted, output_dict=True, zero_division=0)
-        matrix = confusion_matrix(labels[dev_idx], predicted, labels=list(spec["labels"]))
-        by_source = {}
-        for source in sorted(set(origins)):
-            mask = origins[dev_idx] == source
-            by_source[source] = classification_report(labels[dev_idx][mask], predicted[mask], output_dict=True,
-                                                      zero_division=0)["macro avg"]["f1-score"]
-        train_rows = {s: int((origins[train_idx] == s).sum()) for s in spec["sources"]}
-        directory = out_dir / task / version
-        head.save(directory, {
-            "name": spec["name"], "version": version, "encoder": model.version_,
-            "trained_at": datetime.now(UTC).date().isoformat(), "seed": seed, "dev_fraction": dev_fraction,
-            "training_rows": train_rows, "dev_macro_f1": report["macro avg"]["f1-score"],
-            "dev_macro_f1_by_source": by_source, "dev_accuracy": report["accuracy"],
-        })
+        fitted[task] = LinearHead(features=spec["features"], C=C).fit(features, labels)
+        configs[task] = {"name": spec["name"], "version": version, "encoder": model.version_,
+                         "trained_at": datetime.now(UTC).date().isoformat(), "training_rows": rows,
+                         "dev_rule": f"sha1(normalized text) % {datasets.DEV_BUCKETS} == 0"}
+    results = _evaluate(model, fitted, data_dir, n_boot, limit) if evaluate else []
+    out = {}
+    for task in tasks:
+        mine = [r for r in results if r.benchmark.task == task]
+        configs[task]["metrics"] = {f"{r.benchmark.title}|{r.benchmark.level}": {
+            "metric": r.benchmark.metric, "value": r.value, "ci95": list(r.interval), "n": r.scored.n}
+            for r in mine}
+        directory = fitted[task].save(out_dir / task / version, configs[task])
         config = json.loads((directory / "config.json").read_text())
-        (directory / "MODEL_CARD.md").write_text(_model_card(task, config, report, matrix))
-        results[task] = {"macro_f1": report["macro avg"]["f1-score"], "accuracy": report["accuracy"],
-                         "by_source": by_source, "path": str(directory)}
-    return results
+        (directory / "MODEL_CARD.md").write_text(_model_card(task, config, mine))
+        out[task] = {"path": str(directory), "rows": configs[task]["training_rows"],
+                     "metrics": configs[task]["metrics"]}
+    return out
+
+
+def _evaluate(encoder: SentenceEncoder, heads: dict, data_dir: Path, n_boot: int, limit: int | None) -> list:
+    """Dev-row benchmarks of the fitted heads (a random ``limit`` rows per set for quick runs)."""
+    from models.evaluation import Evaluator
+    from models.segment import Segmenter
+
+    class _Fitted:
+        """The freshly fitted heads on the encoder in memory, shaped like an Analyzer for the evaluator."""
+
+        def __init__(self):
+            self.heads, self.segmenter = heads, Segmenter()
+
+        def label_texts(self, texts):
+            return apply_heads(heads, encoder.encode(texts), texts)
+
+    return Evaluator(_Fitted(), data_dir, n_boot=n_boot, limit=limit).run()

@@ -1,4 +1,4 @@
-"""The `unmet` command line: run the pipeline, query the warehouse, see its status, retrain the heads."""
+"""The `unmet` command line: run the pipeline, query the warehouse, see its status, label, retrain, evaluate."""
 
 from __future__ import annotations
 
@@ -127,11 +127,74 @@ def cmd_status(args) -> int:
 def cmd_train(args) -> int:
     from models import ARTIFACTS_DIR
     from models.train import train_heads
+    from pipelines.storage import read_labels
 
-    results = train_heads(args.data_dir, args.version, out_dir=args.out or ARTIFACTS_DIR, encoder=args.encoder,
-                          overwrite=args.overwrite)
-    for task, metrics in results.items():
-        print(f"{task}: dev macro-F1 {metrics['macro_f1']:.3f}, accuracy {metrics['accuracy']:.3f} → {metrics['path']}")
+    out = args.out or ARTIFACTS_DIR
+    corrections = read_labels(args.corrections_db) if args.corrections_db else None
+    if corrections is not None:
+        print(f"human labels from {args.corrections_db}: "
+              + (", ".join(f"{task} {len(texts)}" for task, (texts, _) in corrections.items()) or "none"))
+    adapter = "default"
+    if args.finetune:
+        from models.finetune import finetune_encoder
+
+        tuned = finetune_encoder(args.data_dir, args.version, out_dir=out, epochs=args.epochs, limit=args.limit,
+                                 extra=corrections, overwrite=args.overwrite)
+        print(f"encoder adapter: {tuned['steps']} steps in {tuned['seconds']:.0f}s → {tuned['path']}")
+        adapter = tuned["path"]
+    results = train_heads(args.data_dir, args.version, out_dir=out, encoder=args.encoder, adapter=adapter,
+                          limit=args.limit, extra=corrections, overwrite=args.overwrite, n_boot=args.n_boot)
+    for task, result in results.items():
+        print(f"{task} → {result['path']}")
+        for title, m in result["metrics"].items():
+            print(f"  {title.split('|')[0]}: {m['metric']} {m['value']:.3f} ({m['ci95'][0]:.3f}–{m['ci95'][1]:.3f})")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    import time
+
+    from models.analyzer import Analyzer
+    from models.evaluation import SUPPLEMENTARY, TARGETS, Evaluator, format_table
+    from models.hf_head import parse_label_map
+
+    analyzer = Analyzer(encoder=args.encoder, adapter=args.adapter or "default", sentiment_head=args.sentiment_head,
+                        need_head=args.need_head, implicit_aspect_head=args.implicit_aspect_head,
+                        sentiment_labels=parse_label_map(args.sentiment_labels))
+    started = time.perf_counter()
+    evaluator = Evaluator(analyzer, args.data_dir, n_boot=args.n_boot, limit=args.limit)
+    results = evaluator.run(TARGETS if args.targets_only else TARGETS + SUPPLEMENTARY)
+    if args.json:
+        args.json.write_text(json.dumps({"models": analyzer.versions, "throughput": evaluator.throughput,
+                                         "results": [r.as_dict() for r in results]}, indent=1) + "\n")
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"unmet eval — dev rows of {args.data_dir} (never trained on); 95 % bootstrap CI")
+    for column in ("task", "metric", "value (95 % CI)", "target", "met", "n", "anchor"):
+        table.add_column(column, overflow="fold")
+    for row in format_table(results):
+        table.add_row(*row)
+    console = Console(width=max(140, Console().width))
+    console.print(table)
+    print("models: " + ", ".join(f"{k} {v}" for k, v in analyzer.versions.items()))
+    t = evaluator.throughput
+    print(f"throughput: {t['sentences']} sentences through the shared encoder and {len(analyzer.heads)} heads in "
+          f"{t['seconds']:.1f}s = {t['sentences_per_s']:.0f} sentences/s ({t['device']}, {t['threads']} threads); "
+          f"eval total {time.perf_counter() - started:.0f}s")
+    return 0
+
+
+def cmd_label(args) -> int:
+    from pipelines.storage import add_label, connect
+
+    con = connect(args.db)
+    try:
+        label_id = add_label(con, args.task, args.label, sentence_id=args.sentence_id, text=args.text,
+                             labelled_by=args.by, note=args.note)
+    finally:
+        con.close()
+    print(f"stored label {label_id}: {args.task} = {args.label}")
     return 0
 
 
@@ -165,13 +228,44 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--db", type=Path, default=DEFAULT_DB_PATH)
     status.set_defaults(handler=cmd_status)
 
-    train = sub.add_parser("train", help="retrain the default heads from the public data sets")
+    train = sub.add_parser("train", help="retrain the default heads (and optionally the encoder adapter)")
     train.add_argument("--data-dir", type=Path, default=DEFAULT_SHARED_DATA)
     train.add_argument("--version", required=True, help="new artifact version, e.g. 1.1.0")
     train.add_argument("--out", type=Path, help="artifact root (default: models/artifacts)")
     train.add_argument("--encoder", help="HF model id or path (default: packaged MiniLM)")
+    train.add_argument("--finetune", action="store_true",
+                       help="first tune a multi-task LoRA adapter of the encoder (minutes to an hour on CPU)")
+    train.add_argument("--epochs", type=int, default=2, help="adapter epochs (with --finetune)")
+    train.add_argument("--corrections-db", type=Path, help="also learn from the human_labels of this warehouse")
+    train.add_argument("--limit", type=int, help="at most this many rows per labelled set (quick runs)")
+    train.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the model card")
     train.add_argument("--overwrite", action="store_true", help="replace an existing version")
     train.set_defaults(handler=cmd_train)
+
+    evaluate = sub.add_parser("eval", help="score the models on the public labelled sets (dev rows)")
+    evaluate.add_argument("--data-dir", type=Path, default=DEFAULT_SHARED_DATA)
+    evaluate.add_argument("--encoder", help="HF model id or path of the sentence encoder")
+    evaluate.add_argument("--adapter", help="encoder adapter directory (default: newest in models/artifacts)")
+    evaluate.add_argument("--sentiment-head", help="head directory, or hf:MODEL for a Hugging Face classifier")
+    evaluate.add_argument("--sentiment-labels", help="label map for hf: heads, e.g. LABEL_0=negative,LABEL_2=positive")
+    evaluate.add_argument("--need-head", help="need head directory (default: newest)")
+    evaluate.add_argument("--implicit-aspect-head", help="implicit-aspect head directory (default: newest)")
+    evaluate.add_argument("--targets-only", action="store_true", help="only the rows of the target table")
+    evaluate.add_argument("--limit", type=int, help="score a random sample of at most N dev rows per set")
+    evaluate.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the intervals")
+    evaluate.add_argument("--json", type=Path, help="also write every figure and confusion matrix here")
+    evaluate.set_defaults(handler=cmd_eval)
+
+    label = sub.add_parser("label", help="store a human correction that retraining will learn from")
+    label.add_argument("--db", type=Path, default=DEFAULT_DB_PATH)
+    label.add_argument("--task", required=True, choices=["sentiment", "needs", "implicit_aspect"])
+    label.add_argument("--label", required=True)
+    target = label.add_mutually_exclusive_group(required=True)
+    target.add_argument("--sentence-id", help="v_need_mentions.mention_id of a stored sentence")
+    target.add_argument("--text", help="a free text to label")
+    label.add_argument("--by", help="who labels")
+    label.add_argument("--note")
+    label.set_defaults(handler=cmd_label)
     return parser
 
 
@@ -192,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.handler(args)
-    except (SourceError, WarehouseError, IntegrityError, FileNotFoundError, FileExistsError) as exc:
+    except (SourceError, WarehouseError, IntegrityError, FileNotFoundError, FileExistsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

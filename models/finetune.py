@@ -1,0 +1,112 @@
+"""Multi-task LoRA tuning of the shared encoder: every head's training data shapes one adapter.
+
+Each step draws a batch from one task (sentiment, needs, implicit aspects), runs the encoder with
+adapters, mean-pools, and applies that task's temporary linear layer. Only the adapter is kept; the
+deployable heads are refitted afterwards on the adapted embeddings (``models.train``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models import ARTIFACTS_DIR, adapter, datasets
+from models.encoder import SentenceEncoder
+
+log = logging.getLogger(__name__)
+TASKS = {"sentiment": datasets.SENTIMENT_LABELS, "needs": datasets.NEED_LABELS,
+         "implicit_aspect": datasets.IMPLICIT_ASPECT_LABELS}
+ADAPTER_NAME = "unmet.encoder_adapter.v1"
+LOGIT_SCALE = 20.0  # pooled embeddings are unit length; a fixed temperature lets a linear layer separate them
+
+
+def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled batches of similar length (sort within windows of 50 batches) to pad little."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    window = batch_size * 50
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start:start + window], key=lambda i: lengths[i])
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    return batches
+
+
+def finetune_encoder(data_dir: str | Path, version: str, out_dir: Path = ARTIFACTS_DIR, rank: int = 8,
+                     alpha: float = 16.0, epochs: int = 2, batch_size: int = 32, lr: float = 5e-4,
+                     max_length: int = 96, seed: int = 0, limit: int | None = None,
+                     extra: dict[str, tuple[list[str], list[str]]] | None = None,
+                     overwrite: bool = False) -> dict:
+    """Train and save an adapter under ``out_dir/encoder/<version>``; returns training statistics.
+
+    ``limit`` caps rows per labelled set (for notebooks and tests); ``extra`` adds (texts, labels) per task,
+    for example human corrections from the warehouse.
+    """
+    directory = Path(out_dir) / "encoder" / version
+    if (directory / adapter.CONFIG_FILE).exists() and not overwrite:
+        raise FileExistsError(f"{directory} exists; choose a new --version")
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    encoder = SentenceEncoder(adapter=None)
+    model, tokenizer = encoder.model_.train(), encoder.tokenizer_
+    adapted = adapter.attach(model, rank=rank, alpha=alpha)
+
+    data, heads, rows = {}, torch.nn.ModuleDict(), {}
+    for task, labels in TASKS.items():
+        texts, ys = [], []
+        for labelled in datasets.training_sets(task, data_dir):
+            pick = list(range(len(labelled)))[:limit] if limit else range(len(labelled))
+            texts += [labelled.texts[i] for i in pick]
+            ys += [labelled.labels[i] for i in pick]
+            rows[f"{task}/{labelled.name}"] = len(pick)
+        if extra and task in extra:
+            texts += list(extra[task][0])
+            ys += list(extra[task][1])
+            rows[f"{task}/corrections"] = len(extra[task][0])
+        y = torch.tensor([labels.index(label) for label in ys])
+        counts = torch.bincount(y, minlength=len(labels)).clamp(min=1).float()
+        data[task] = (texts, y, (counts.sum() / (len(labels) * counts)))  # balanced class weights
+        heads[task] = torch.nn.Linear(encoder.dim_, len(labels))
+
+    parameters = [p for p in model.parameters() if p.requires_grad] + list(heads.parameters())
+    optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.01)
+    plan = []
+    for _ in range(epochs):
+        epoch = [(task, batch) for task, (texts, _, _) in data.items()
+                 for batch in _batches([len(t) for t in texts], batch_size, rng)]
+        rng.shuffle(epoch)
+        plan += epoch
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=len(plan), pct_start=0.06)
+    started, losses = time.time(), []
+    for step, (task, batch) in enumerate(plan, 1):
+        texts, y, weights = data[task]
+        tokens = tokenizer([texts[i] for i in batch], padding=True, truncation=True, max_length=max_length,
+                           return_tensors="pt")
+        hidden = model(**tokens).last_hidden_state
+        mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1)
+        loss = torch.nn.functional.cross_entropy(heads[task](pooled * LOGIT_SCALE), y[batch], weight=weights)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        losses.append(loss.item())
+        if step % 100 == 0 or step == len(plan):
+            log.info("step %d/%d loss %.3f (%.0f texts/s)", step, len(plan), np.mean(losses[-100:]),
+                     step * batch_size / (time.time() - started))
+    model.eval()
+    stats = {"steps": len(plan), "seconds": round(time.time() - started, 1),
+             "final_loss": float(np.mean(losses[-100:]))}
+    adapter.save(model, directory, {
+        "name": ADAPTER_NAME, "version": version, "base_encoder": encoder.version_, "rank": rank, "alpha": alpha,
+        "targets": list(adapter.DEFAULT_TARGETS), "modules": adapted, "epochs": epochs, "batch_size": batch_size,
+        "lr": lr, "max_length": max_length, "seed": seed, "training_rows": rows, "training": stats,
+        "trained_at": datetime.now(UTC).date().isoformat(),
+    })
+    return {"path": str(directory), "rows": rows, **stats}
