@@ -1,7 +1,7 @@
 """Multi-task LoRA tuning of the shared encoder: every head's training data shapes one adapter.
 
-Each step draws a batch from one task (sentiment, needs, implicit aspects), runs the encoder with
-adapters, mean-pools, and applies that task's temporary linear layer. Only the adapter is kept; the
+Each step draws a batch from one (task, data set) pair, runs the encoder with adapters, mean-pools, and
+applies that pair's temporary linear layer. Only the adapter is kept; the
 deployable heads are refitted afterwards on the adapted embeddings (``models.train``).
 """
 
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 TASKS = {"sentiment": datasets.SENTIMENT_LABELS, "needs": datasets.NEED_LABELS,
          "implicit_aspect": datasets.IMPLICIT_ASPECT_LABELS}
 ADAPTER_NAME = "unmet.encoder_adapter.v1"
+DEFAULT_OVERSAMPLE = {"maalej2016": 2, "clap2017": 2}
 LOGIT_SCALE = 20.0  # pooled embeddings are unit length; a fixed temperature lets a linear layer separate them
 
 
@@ -42,12 +43,14 @@ def finetune_encoder(data_dir: str | Path, version: str, out_dir: Path = ARTIFAC
                      alpha: float = 16.0, epochs: int = 2, batch_size: int = 32, lr: float = 5e-4,
                      max_length: int = 96, seed: int = 0, limit: int | None = None,
                      extra: dict[str, tuple[list[str], list[str]]] | None = None,
-                     overwrite: bool = False) -> dict:
+                     oversample: dict[str, int] | None = None, overwrite: bool = False) -> dict:
     """Train and save an adapter under ``out_dir/encoder/<version>``; returns training statistics.
 
     ``limit`` caps rows per labelled set (for notebooks and tests); ``extra`` adds (texts, labels) per task,
-    for example human corrections from the warehouse.
+    for example human corrections from the warehouse; ``oversample`` repeats small sets (default: the two
+    app-review sets twice, since their explicit requests are the rarest and hardest class).
     """
+    oversample = DEFAULT_OVERSAMPLE if oversample is None else oversample
     directory = Path(out_dir) / "encoder" / version
     if (directory / adapter.CONFIG_FILE).exists() and not overwrite:
         raise FileExistsError(f"{directory} exists; choose a new --version")
@@ -57,22 +60,26 @@ def finetune_encoder(data_dir: str | Path, version: str, out_dir: Path = ARTIFAC
     model, tokenizer = encoder.model_.train(), encoder.tokenizer_
     adapted = adapter.attach(model, rank=rank, alpha=alpha)
 
-    data, heads, rows = {}, torch.nn.ModuleDict(), {}
-    for task, labels in TASKS.items():
-        texts, ys = [], []
+    # One temporary classifier per (task, data set): the sets label differently (a negative app rating is "none"
+    # in Maalej 2016, a negative SemEval opinion "implicit"), and separate heads let the encoder serve both.
+    groups: dict[str, tuple[list[str], list[str]]] = {}
+    rows = {}
+    for task in TASKS:
         for labelled in datasets.training_sets(task, data_dir):
-            pick = list(range(len(labelled)))[:limit] if limit else range(len(labelled))
-            texts += [labelled.texts[i] for i in pick]
-            ys += [labelled.labels[i] for i in pick]
-            rows[f"{task}/{labelled.name}"] = len(pick)
-        if extra and task in extra:
-            texts += list(extra[task][0])
-            ys += list(extra[task][1])
+            n = min(len(labelled), limit or len(labelled))
+            groups[f"{task}/{labelled.name}"] = (labelled.texts[:n] * oversample.get(labelled.name, 1),
+                                                 labelled.labels[:n] * oversample.get(labelled.name, 1))
+            rows[f"{task}/{labelled.name}"] = n
+        if extra and task in extra and extra[task][0]:
+            groups[f"{task}/corrections"] = (list(extra[task][0]), list(extra[task][1]))
             rows[f"{task}/corrections"] = len(extra[task][0])
+    data, heads = {}, torch.nn.ModuleDict()
+    for key, (texts, ys) in groups.items():
+        labels = TASKS[key.split("/")[0]]
         y = torch.tensor([labels.index(label) for label in ys])
         counts = torch.bincount(y, minlength=len(labels)).clamp(min=1).float()
-        data[task] = (texts, y, (counts.sum() / (len(labels) * counts)))  # balanced class weights
-        heads[task] = torch.nn.Linear(encoder.dim_, len(labels))
+        data[key] = (texts, y, (counts.sum() / (len(labels) * counts)).sqrt())  # softened class balance
+        heads[key.replace("/", "__")] = torch.nn.Linear(encoder.dim_, len(labels))
 
     parameters = [p for p in model.parameters() if p.requires_grad] + list(heads.parameters())
     optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.01)
@@ -91,7 +98,8 @@ def finetune_encoder(data_dir: str | Path, version: str, out_dir: Path = ARTIFAC
         hidden = model(**tokens).last_hidden_state
         mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1)
-        loss = torch.nn.functional.cross_entropy(heads[task](pooled * LOGIT_SCALE), y[batch], weight=weights)
+        logits = heads[task.replace("/", "__")](pooled * LOGIT_SCALE)
+        loss = torch.nn.functional.cross_entropy(logits, y[batch], weight=weights)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -106,7 +114,8 @@ def finetune_encoder(data_dir: str | Path, version: str, out_dir: Path = ARTIFAC
     adapter.save(model, directory, {
         "name": ADAPTER_NAME, "version": version, "base_encoder": encoder.version_, "rank": rank, "alpha": alpha,
         "targets": list(adapter.DEFAULT_TARGETS), "modules": adapted, "epochs": epochs, "batch_size": batch_size,
-        "lr": lr, "max_length": max_length, "seed": seed, "training_rows": rows, "training": stats,
+        "lr": lr, "max_length": max_length, "oversample": oversample, "seed": seed, "training_rows": rows,
+        "training": stats,
         "trained_at": datetime.now(UTC).date().isoformat(),
     })
     return {"path": str(directory), "rows": rows, **stats}

@@ -64,6 +64,7 @@ def cmd_run(args) -> int:
         inputs=args.inputs, db_path=str(args.db), source_kind=args.source_kind, source_name=args.source_name,
         fmt=args.format, adapter=args.adapter, column_map=args.map or None, date_format=args.date_format,
         encoder=args.encoder, device=args.device, batch_documents=args.batch_documents,
+        sentiment_head=args.sentiment_head, sentiment_labels=args.sentiment_labels,
     )
     ingest, analysis, rank = result["ingest"], result["analyze"], result["rank"]
     print(f"rows read {ingest['rows_read']} = stored {ingest['stored']} ({ingest['new_documents']} new) "
@@ -214,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--date-format", help="strptime format of the date column, e.g. %%d:%%m:%%y:%%H:%%M:%%S")
     run.add_argument("--encoder", help="HF model id or path of the sentence encoder (default: packaged MiniLM)")
     run.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    run.add_argument("--sentiment-head", help="head directory, or hf:MODEL for any Hugging Face classifier")
+    run.add_argument("--sentiment-labels", help="label map for hf: heads, e.g. LABEL_0=negative,LABEL_2=positive")
     run.add_argument("--batch-documents", type=int, default=1000)
     run.add_argument("--top", type=int, default=10, help="how many unmet needs to print")
     run.set_defaults(handler=cmd_run)

@@ -18,14 +18,19 @@ log = logging.getLogger("unmet.analyze")
 
 
 @functools.cache
-def cached_analyzer(encoder: str | None, spacy_model: str | None, device: str | None) -> Analyzer:
+def cached_analyzer(encoder: str | None, spacy_model: str | None, device: str | None,
+                    sentiment_head: str | None = None, sentiment_labels: str | None = None) -> Analyzer:
     """Models load once per process, however many batches or flow runs follow."""
-    return Analyzer(encoder=encoder, spacy_model=spacy_model, device=device)
+    from models.hf_head import parse_label_map
+
+    return Analyzer(encoder=encoder, spacy_model=spacy_model, device=device, sentiment_head=sentiment_head,
+                    sentiment_labels=parse_label_map(sentiment_labels))
 
 
 @task(cache_policy=NONE)
-def load_models(encoder: str | None, spacy_model: str | None, device: str | None) -> Analyzer:
-    return cached_analyzer(encoder, spacy_model, device)
+def load_models(encoder: str | None, spacy_model: str | None, device: str | None, sentiment_head: str | None,
+                sentiment_labels: str | None) -> Analyzer:
+    return cached_analyzer(encoder, spacy_model, device, sentiment_head, sentiment_labels)
 
 
 @task(cache_policy=NONE)
@@ -42,14 +47,18 @@ ORDER BY d.feedback_id
 
 @flow(name="analyze_feedback", log_prints=True)
 def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = None, spacy_model: str | None = None,
-                     device: str | None = None, batch_documents: int = 1000) -> dict:
-    """Segment, encode once, run every head; each batch is written in one transaction."""
+                     device: str | None = None, batch_documents: int = 1000, sentiment_head: str | None = None,
+                     sentiment_labels: str | None = None) -> dict:
+    """Segment, encode once, run every head; each batch is written in one transaction.
+
+    ``sentiment_head`` may be a head directory or ``hf:<model id or path>`` (see models/hf_head.py).
+    """
     con = connect(db_path)
     run_id = start_run(con, "analyze_feedback", {"encoder": encoder, "spacy_model": spacy_model, "device": device,
-                                                 "batch_documents": batch_documents})
+                                                 "batch_documents": batch_documents, "sentiment_head": sentiment_head})
     try:
         started = time.perf_counter()
-        analyzer = load_models(encoder, spacy_model, device)
+        analyzer = load_models(encoder, spacy_model, device, sentiment_head, sentiment_labels)
         load_s = time.perf_counter() - started
         pending = con.execute(PENDING_SQL, [analyzer.version]).fetch_arrow_table()
         total, documents, sentences, needs = pending.num_rows, 0, 0, 0

@@ -15,11 +15,13 @@ def feedback_pipeline(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), so
                       source_name: str | None = None, fmt: str | None = None, adapter: str | None = None,
                       column_map: dict[str, str] | None = None, date_format: str | None = None,
                       encoder: str | None = None, spacy_model: str | None = None, device: str | None = None,
-                      batch_documents: int = 1000, n_bootstrap: int = 300, seed: int = 0) -> dict:
+                      batch_documents: int = 1000, n_bootstrap: int = 300, seed: int = 0,
+                      sentiment_head: str | None = None, sentiment_labels: str | None = None) -> dict:
     """Ingest → analyse (only what is new for these model versions) → rank."""
     ingest = ingest_feedback(inputs, db_path, source_kind=source_kind, source_name=source_name, fmt=fmt,
                              adapter=adapter, column_map=column_map, date_format=date_format)
     analysis = analyze_feedback(db_path, encoder=encoder, spacy_model=spacy_model, device=device,
-                                batch_documents=batch_documents)
+                                batch_documents=batch_documents, sentiment_head=sentiment_head,
+                                sentiment_labels=sentiment_labels)
     ranking = rank_needs(db_path, n_bootstrap=n_bootstrap, seed=seed)
     return {"ingest": ingest, "analyze": analysis, "rank": ranking}
