@@ -233,3 +233,35 @@ def test_train_writes_a_new_carded_version_and_never_overwrites(labelled, tmp_pa
     assert results["needs"]["metrics"]
     with pytest.raises(FileExistsError, match="choose a new"):
         train_heads(labelled, "9.9.9", out_dir=tmp_path, tasks=("needs",))
+
+
+def test_eval_command_prints_the_target_table(labelled, tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    assert main(["eval", "--data-dir", str(labelled), "--n-boot", "20", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "tweet sentiment (TweetEval val)" in printed and "sentences/s" in printed
+    report = json.loads(out.read_text())
+    titles = {r["title"] for r in report["results"]}
+    assert {b.title for b in TARGETS} <= titles
+    assert all(r["ci95"][0] <= r["value"] <= r["ci95"][1] for r in report["results"])
+    assert report["throughput"]["sentences_per_s"] > 0
+    assert main(["eval", "--data-dir", str(tmp_path / "nowhere")]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_shipped_artifacts_are_small_pickle_free_and_one_pass():
+    from models import ARTIFACTS_DIR
+    from models.analyzer import Analyzer
+
+    files = [p for p in ARTIFACTS_DIR.rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) < 5_000_000
+    assert {p.suffix for p in files} <= {".safetensors", ".json", ".md"}
+    analyzer = Analyzer()
+    assert set(analyzer.heads) == {"sentiment", "needs", "implicit_aspect"}
+    assert "+unmet.encoder_adapter.v1@" in analyzer.versions["encoder"]
+    calls = []
+    original = analyzer.encoder.encode
+    analyzer.encoder.encode = lambda texts, **kw: calls.append(len(texts)) or original(texts, **kw)
+    batch = analyzer.analyze(["a"], ["Please add a timer. The lamp died after a week."], ["en"])
+    assert calls == [2]  # one encoder pass over the two sentences serves all three heads
+    assert batch.sentences.column("need_kind").to_pylist() == ["explicit", "implicit"]
