@@ -25,14 +25,19 @@ class LinearHead(ClassifierMixin, BaseEstimator):
     """Softmax classifier; ``features`` names the blocks (see ``models.features``) it expects."""
 
     def __init__(self, features: tuple[str, ...] = ("embedding",), C: float = 1.0,
-                 class_weight: str | None = "balanced", max_iter: int = 2000):
+                 class_weight: str | dict | None = "balanced", max_iter: int = 2000):
         self.features = features
         self.C = C
         self.class_weight = class_weight
         self.max_iter = max_iter
 
     def fit(self, X: np.ndarray, y, sample_weight=None) -> LinearHead:
-        model = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter)
+        class_weight = self.class_weight
+        if class_weight == "sqrt":  # halfway between the natural mix and "balanced" (in log space)
+            labels, counts = np.unique(np.asarray(y), return_counts=True)
+            class_weight = {label: float(np.sqrt(len(y) / (len(labels) * n))) for label, n in zip(labels, counts,
+                                                                                                 strict=True)}
+        model = LogisticRegression(C=self.C, class_weight=class_weight, max_iter=self.max_iter)
         model.fit(X, y, sample_weight=sample_weight)
         self.classes_ = model.classes_
         coef, intercept = model.coef_, model.intercept_

@@ -144,6 +144,7 @@ def cmd_train(args) -> int:
         print(f"encoder adapter: {tuned['steps']} steps in {tuned['seconds']:.0f}s → {tuned['path']}")
         adapter = tuned["path"]
     results = train_heads(args.data_dir, args.version, out_dir=out, encoder=args.encoder, adapter=adapter,
+                          tasks=tuple(args.heads.split(",")),
                           limit=args.limit, extra=corrections, overwrite=args.overwrite, n_boot=args.n_boot)
     for task, result in results.items():
         print(f"{task} → {result['path']}")
@@ -242,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--corrections-db", type=Path, help="also learn from the human_labels of this warehouse")
     train.add_argument("--limit", type=int, help="at most this many rows per labelled set (quick runs)")
     train.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the model card")
+    train.add_argument("--heads", default="sentiment,needs,implicit_aspect", help="which heads to fit")
     train.add_argument("--overwrite", action="store_true", help="replace an existing version")
     train.set_defaults(handler=cmd_train)
 
