@@ -9,7 +9,7 @@ CONTRACT = {
     "v_feedback": ["feedback_id", "source_kind", "source_name", "source_id", "created_at", "rating", "text",
                    "sentiment", "sentiment_score", "explicit_needs", "implicit_needs"],
     "v_need_mentions": ["mention_id", "feedback_id", "source_id", "sentence", "need_kind", "need_confidence",
-                        "aspect", "sentiment", "theme_id", "theme_label", "created_at"],
+                        "aspect", "aspect_kind", "sentiment", "theme_id", "theme_label", "created_at"],
     "v_unmet_needs": ["rank", "theme_id", "theme_label", "mentions", "explicit_share", "negative_share",
                       "opportunity_score", "ci_low", "ci_high", "example_quotes"],
 }
