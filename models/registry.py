@@ -32,8 +32,13 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def _version_key(path: Path) -> tuple:
-    return tuple(int(p) if p.isdigit() else p for p in path.name.split("."))
+def version_key(name: str) -> tuple:
+    """Release numbers sort numerically (1.10.0 > 1.9.0); a name with a non-numeric part (a notebook's
+    ``nb-20261123-0130``) sorts below every release, so an experiment never becomes the default silently."""
+    parts = name.split(".")
+    if all(p.isdigit() for p in parts):
+        return (1, *map(int, parts))
+    return (0, name)
 
 
 def artifact_dir(task: str, version: str | None = None, root: Path | None = None) -> Path:
@@ -41,7 +46,7 @@ def artifact_dir(task: str, version: str | None = None, root: Path | None = None
     base = (root or ARTIFACTS_DIR) / task
     if version:
         return base / version
-    versions = sorted((p for p in base.glob("*") if (p / "config.json").is_file()), key=_version_key)
+    versions = sorted((p for p in base.glob("*") if (p / "config.json").is_file()), key=lambda p: version_key(p.name))
     if not versions:
         raise FileNotFoundError(f"no trained {task} head under {base}; run `unmet train`")
     return versions[-1]

@@ -75,3 +75,10 @@ def test_segmenter_splits_lines_and_sentences_and_finds_aspects():
     assert [s.text for s in sentences] == ["Dead", "The battery died halfway through my commute.",
                                            "Please add dark mode."]
     assert sentences[1].aspect == "battery" and sentences[2].aspect == "dark mode"
+
+
+def test_notebook_versions_never_outrank_releases():
+    from models.registry import version_key
+
+    names = ["1.9.0", "nb-20261123-013000", "1.10.0", "1.1.0"]
+    assert sorted(names, key=version_key) == ["nb-20261123-013000", "1.1.0", "1.9.0", "1.10.0"]
