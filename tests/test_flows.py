@@ -110,3 +110,12 @@ def test_prefect_yaml_deployments_validate(tmp_path):
                           text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert done.stdout.count("successfully created") == 2
+
+
+def test_a_directory_yields_its_feedback_files_only(caplog):
+    from pipelines.flows.ingest import expand_inputs
+
+    with caplog.at_level("WARNING", logger="unmet.ingest"):
+        found = expand_inputs([str(SAMPLE)])
+    assert [p.name for p in found] == ["app_store_reviews.csv", "marketplace_reviews.jsonl", "social_posts.json"]
+    assert "generate.py" in caplog.text  # skipped, and said so

@@ -13,6 +13,7 @@ from prefect.cache_policies import NONE
 
 from pipelines.config import DEFAULT_DB_PATH
 from pipelines.sources import IngestOptions, NormalizedFile, SourceError, normalize_file
+from pipelines.sources.formats import format_from_extension
 from pipelines.storage import author_salt, connect, finish_run, insert_new, start_run
 
 log = logging.getLogger("unmet.ingest")
@@ -24,7 +25,12 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+            files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+            skipped = [p.name for p in files if format_from_extension(p) is None]
+            if skipped:  # e.g. a README or a script next to the exports; name a file directly to read it anyway
+                log.warning("%s: skipped %d file(s) without a feedback extension: %s", path, len(skipped),
+                            ", ".join(skipped))
+            found += [p for p in files if format_from_extension(p)]
         elif path.is_file():
             found.append(path)
         else:

@@ -49,13 +49,18 @@ def _open_binary(path: Path):
     return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
 
 
-def detect_format(path: Path) -> str:
-    """Format from the extension (``.gz`` stripped), else from the first bytes of the content."""
+def format_from_extension(path: Path) -> str | None:
+    """The format its extension names (``.gz`` stripped), or None."""
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
-    if suffixes and suffixes[-1] in _EXTENSIONS:
-        return _EXTENSIONS[suffixes[-1]]
+    return _EXTENSIONS.get(suffixes[-1]) if suffixes else None
+
+
+def detect_format(path: Path) -> str:
+    """Format from the extension (``.gz`` stripped), else from the first bytes of the content."""
+    if fmt := format_from_extension(path):
+        return fmt
     try:
         with _open_binary(path) as fh:
             head = fh.read(_SNIFF_BYTES)
