@@ -65,12 +65,16 @@ def cmd_run(args) -> int:
         fmt=args.format, adapter=args.adapter, column_map=args.map or None, date_format=args.date_format,
         encoder=args.encoder, device=args.device, batch_documents=args.batch_documents,
         sentiment_head=args.sentiment_head, sentiment_labels=args.sentiment_labels,
+        refit_themes=args.refit_themes, period=args.period, report_path=str(args.report) if args.report else None,
     )
     ingest, analysis, rank = result["ingest"], result["analyze"], result["rank"]
     print(f"rows read {ingest['rows_read']} = stored {ingest['stored']} ({ingest['new_documents']} new) "
           f"+ quarantined {ingest['quarantined']} ({ingest['new_quarantined']} new)")
     print(f"analysed {analysis['documents']} documents ({analysis['sentences']} sentences, "
-          f"{analysis['need_mentions']} need mentions); {rank['themes']} themes from {rank['mentions']} mentions")
+          f"{analysis['need_mentions']} need mentions); {rank['themes']} themes from {rank['mentions']} mentions, "
+          f"{rank.get('outliers', 0)} outliers, {rank.get('emerging', 0)} emerging ({rank.get('kind', 'no')} fit)")
+    if result["report"]:
+        print(f"report written to {result['report']}")
     con = connect(args.db, read_only=True)
     try:
         _print_table(con, TOP_NEEDS_SQL, [args.top], title=f"Top unmet needs ({args.db})")
@@ -93,6 +97,49 @@ def open_for_query(db: Path):
         if "lock" in str(exc).lower():
             raise WarehouseBusy(f"database {db} is busy: a run is writing to it; retry when it ends") from exc
         raise WarehouseError(f"cannot open database {db}: {exc}") from exc
+
+
+def cmd_report(args) -> int:
+    from pipelines.report import build_report
+
+    print(f"report written to {build_report(args.db, args.out)}")
+    return 0
+
+
+def cmd_themes(args) -> int:
+    """Explicit full refit of the themes; prints how old ids map to new ones."""
+    from pipelines.flows import rank_needs
+    from pipelines.storage import connect
+
+    result = rank_needs(str(args.db), refit=True, seed=args.seed, period=args.period)
+    print(f"{result.get('kind', 'no')} fit {result['theme_fit_id']}: {result['themes']} themes, "
+          f"{result.get('outliers', 0)} outliers")
+    con = connect(args.db, read_only=True)
+    try:
+        _print_table(con, """SELECT old_theme_id, new_theme_id, shared_mentions, round(share_of_old, 3) AS share_of_old
+                             FROM theme_id_map WHERE theme_fit_id = ? ORDER BY old_theme_id, shared_mentions DESC""",
+                     [result["theme_fit_id"]], title="Old → new theme ids")
+    finally:
+        con.close()
+    return 0
+
+
+def cmd_validate(args) -> int:
+    import tempfile
+
+    from pipelines.ranking.validation import validate_airline, validate_clap
+
+    with tempfile.TemporaryDirectory(prefix="unmet-validate-") as workdir:
+        results = {}
+        if "airline" in args.sets:
+            results["airline"] = validate_airline(args.data_dir, Path(workdir), n_bootstrap=args.n_boot)
+        if "clap" in args.sets:
+            results["clap"] = validate_clap(args.data_dir, Path(workdir), n_bootstrap=args.n_boot)
+    text = json.dumps(results, indent=1, default=str)
+    print(text)
+    if args.json:
+        args.json.write_text(text, encoding="utf-8")
+    return 0
 
 
 def cmd_query(args) -> int:
@@ -220,7 +267,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sentiment-labels", help="label map for hf: heads, e.g. LABEL_0=negative,LABEL_2=positive")
     run.add_argument("--batch-documents", type=int, default=1000)
     run.add_argument("--top", type=int, default=10, help="how many unmet needs to print")
+    run.add_argument("--refit-themes", action="store_true", help="refit themes from scratch (ids mapped, not kept)")
+    run.add_argument("--period", default="auto", choices=["auto", "day", "week", "month"], help="trend period")
+    run.add_argument("--report", type=Path, help="also write the HTML report here")
     run.set_defaults(handler=cmd_run)
+
+    report = sub.add_parser("report", help="write the self-contained HTML report of the latest ranking")
+    report.add_argument("--db", type=Path, default=DEFAULT_DB_PATH)
+    report.add_argument("--out", type=Path, default=Path("report.html"))
+    report.set_defaults(handler=cmd_report)
+
+    themes = sub.add_parser("themes", help="refit the themes from scratch and record the old → new id mapping")
+    themes.add_argument("--db", type=Path, default=DEFAULT_DB_PATH)
+    themes.add_argument("--seed", type=int, default=0)
+    themes.add_argument("--period", default="auto", choices=["auto", "day", "week", "month"])
+    themes.set_defaults(handler=cmd_themes)
+
+    validate = sub.add_parser("validate", help="check themes and ranking against airline and CLAP ground truth")
+    validate.add_argument("--data-dir", type=Path, default=DEFAULT_SHARED_DATA)
+    validate.add_argument("--sets", nargs="+", default=["airline", "clap"], choices=["airline", "clap"])
+    validate.add_argument("--n-boot", type=int, default=200)
+    validate.add_argument("--json", type=Path, help="also write the figures here")
+    validate.set_defaults(handler=cmd_validate)
 
     query = sub.add_parser("query", help="run read-only SQL against the warehouse")
     query.add_argument("sql")

@@ -1,6 +1,10 @@
 """The flows end to end on the bundled sample data, under Prefect's test harness."""
 
 import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -119,3 +123,72 @@ def test_a_directory_yields_its_feedback_files_only(caplog):
         found = expand_inputs([str(SAMPLE)])
     assert [p.name for p in found] == ["app_store_reviews.csv", "marketplace_reviews.jsonl", "social_posts.json"]
     assert "generate.py" in caplog.text  # skipped, and said so
+
+
+def theme_of_mentions(db, fit_id):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return dict(con.execute("""SELECT s.feedback_id || ':' || s.sentence_index, ta.theme_id
+                                   FROM theme_assignments ta JOIN sentences s USING (sentence_id)
+                                   WHERE ta.theme_fit_id = ?""", [fit_id]).fetchall())
+    finally:
+        con.close()
+
+
+def test_incremental_runs_keep_theme_ids_and_a_refit_maps_them(tmp_path, prefect_harness):
+    db = str(tmp_path / "unmet.duckdb")
+    first = feedback_pipeline([SAMPLE_FILES[0]], db, n_bootstrap=50)["rank"]
+    second = feedback_pipeline(SAMPLE_FILES[1:], db, n_bootstrap=50)["rank"]
+    assert (first["kind"], second["kind"]) == ("initial", "incremental")
+    before, after = theme_of_mentions(db, first["theme_fit_id"]), theme_of_mentions(db, second["theme_fit_id"])
+    assert len(after) > len(before)
+    assert all(after[key] == theme for key, theme in before.items() if theme >= 0)  # ids survive
+    third = rank_needs(db, n_bootstrap=50)
+    assert third["theme_fit_id"] == second["theme_fit_id"]  # nothing new: fit kept
+
+    assert main(["themes", "--db", db]) == 0
+    con = duckdb.connect(db, read_only=True)
+    refit = con.execute("SELECT theme_fit_id, kind, previous_fit_id FROM v_latest_theme_fit").fetchone()
+    assert refit[1:] == ("refit", second["theme_fit_id"])
+    mapped = con.execute("SELECT count(DISTINCT old_theme_id), sum(shared_mentions) FROM theme_id_map "
+                         "WHERE theme_fit_id = ?", [refit[0]]).fetchone()
+    themed_before = sum(theme >= 0 for theme in after.values())
+    assert mapped[0] == len({t for t in after.values() if t >= 0}) and mapped[1] == themed_before
+    new_ids = {r[0] for r in con.execute("SELECT theme_id FROM themes WHERE theme_fit_id = ?", [refit[0]]).fetchall()}
+    fresh = new_ids - set(after.values())
+    assert all(i > max(after.values()) for i in fresh)  # ids are never reused for another theme
+    segments = con.execute("SELECT DISTINCT segment FROM v_unmet_needs_by_segment").fetchall()
+    assert ("source_name",) in segments
+    con.close()
+
+
+def find_chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    if os.environ.get("UNMET_REQUIRE_CHROMIUM"):
+        pytest.fail("UNMET_REQUIRE_CHROMIUM is set but no chromium is installed (apt-get install chromium)")
+    pytest.skip("chromium not installed (Debian package 'chromium'); .ci/run installs it")
+
+
+def test_report_renders_charts_in_headless_chromium(sample_db, tmp_path):
+    chromium = find_chromium()
+    db, _ = sample_db
+    out = tmp_path / "report.html"
+    assert main(["report", "--db", str(db), "--out", str(out)]) == 0
+    html = out.read_text(encoding="utf-8")
+    assert "cdn" not in html.lower().split("<body", 1)[0][-2000:] and "<script src=" not in html  # self-contained
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1280,2400", "--virtual-time-budget=10000"]
+    dom = subprocess.run([chromium, *flags, "--dump-dom", out.as_uri()], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert 'data-js-errors="0"' in dom.stdout
+    assert 'data-charts-drawn="5"' in dom.stdout  # landscape, top needs, trends, explicit/implicit, hierarchy
+    for section in ("landscape", "top-needs", "trends", "need-split", "ranking", "quotes"):
+        assert f'id="{section}"' in dom.stdout
+    assert "Uncaught" not in dom.stderr
+    artifacts = Path(os.environ.get("UNMET_TEST_ARTIFACTS", Path(__file__).parent / "artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shot = artifacts / "report.png"
+    subprocess.run([chromium, *flags, f"--screenshot={shot}", out.as_uri()], capture_output=True, timeout=120,
+                   check=True)
+    assert shot.stat().st_size > 20_000

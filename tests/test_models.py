@@ -5,7 +5,6 @@ from models import registry
 from models.heads import LinearHead
 from models.integrity import IntegrityError
 from models.segment import Segmenter
-from models.themes import ThemeModel
 
 
 def toy_data(seed=0):
@@ -53,20 +52,6 @@ def test_default_artifacts_are_registered_small_and_carded():
         assert sum(p.stat().st_size for p in directory.iterdir()) < 1_000_000
     with pytest.raises(KeyError, match="unknown component"):
         registry.get("unmet.nothing.v9")
-
-
-def test_theme_model_is_deterministic_and_labels_by_aspect():
-    rng = np.random.default_rng(0)
-    centers = rng.normal(size=(3, 32))
-    X = np.vstack([c + 0.05 * rng.normal(size=(40, 32)) for c in centers]).astype(np.float32)
-    texts = ["battery drains fast"] * 40 + ["app crashes on start"] * 40 + ["support never answers"] * 40
-    aspects = ["battery"] * 40 + ["app"] * 40 + ["support"] * 40
-    first = ThemeModel(random_state=3).fit(X, texts, aspects)
-    second = ThemeModel(random_state=3).fit(X, texts, aspects)
-    assert (first.labels_ == second.labels_).all()
-    assert {t["label"] for t in first.themes_} >= {"battery", "app", "support"}
-    for theme in first.themes_:
-        assert theme["representatives"] and theme["top_terms"]
 
 
 def test_segmenter_splits_lines_and_sentences_and_finds_aspects():

@@ -1,0 +1,125 @@
+"""Reading the previous theme fit back, and writing a new one (themes, assignments, rankings) atomically."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from models.themes import ThemeModel
+
+
+@dataclass
+class PreviousFit:
+    fit_id: str
+    encoder: str | None
+    mentions_digest: str | None
+    state: dict
+    n_themes: int
+    n_outliers: int
+    next_theme_id: int
+    featurizer_fit_id: str | None = None
+    assignments: dict[str, int] = field(default_factory=dict)  # mention key → theme id (-1 = outlier)
+
+
+def load_previous_fit(con: duckdb.DuckDBPyConnection) -> PreviousFit | None:
+    """The latest fit with a stored model state; fits from before stable ids (no centroids) count as none."""
+    row = con.execute("""SELECT f.theme_fit_id, f.encoder, f.mentions_digest, f.min_similarity, f.cohesion_floor,
+                                f.n_outliers, f.featurizer_fit_id
+                         FROM v_latest_theme_fit f
+                         WHERE EXISTS (SELECT 1 FROM theme_centroids c
+                                       WHERE c.theme_fit_id = f.theme_fit_id)""").fetchone()
+    if not row:
+        return None
+    fit_id, encoder, digest, min_similarity, cohesion_floor, n_outliers, featurizer_fit_id = row
+    features = con.execute("""SELECT terms, idf, components, n_components, lexical_weight FROM theme_featurizers
+                              WHERE theme_fit_id = ?""", [featurizer_fit_id]).fetchone()
+    centroids = con.execute("""SELECT theme_id, parent_id, is_emerging, centroid FROM theme_centroids
+                               WHERE theme_fit_id = ? ORDER BY theme_id""", [fit_id]).fetchall()
+    state = {"theme_ids": [r[0] for r in centroids], "parents": [r[1] for r in centroids],
+             "emerging": [r[2] for r in centroids], "centroids": [r[3] for r in centroids],
+             "min_similarity": min_similarity, "cohesion_floor": cohesion_floor,
+             "featurizer": dict(zip(["terms", "idf", "components", "n_components", "lexical_weight"], features,
+                                    strict=True))}
+    assignments = dict(con.execute("""SELECT s.feedback_id || ':' || s.sentence_index, ta.theme_id
+                                      FROM theme_assignments ta JOIN sentences s USING (sentence_id)
+                                      WHERE ta.theme_fit_id = ?""", [fit_id]).fetchall())
+    next_id = con.execute("SELECT coalesce(max(theme_id), -1) + 1 FROM theme_centroids").fetchone()[0]
+    n_themes = con.execute("SELECT count(*) FROM themes WHERE theme_fit_id = ?", [fit_id]).fetchone()[0]
+    return PreviousFit(fit_id, encoder, digest, state, n_themes, n_outliers or 0, next_id, featurizer_fit_id,
+                       assignments)
+
+
+def write_fit(con: duckdb.DuckDBPyConnection, *, fit_id: str, digest: str, kind: str, model_name: str,
+              model: ThemeModel,
+              params: dict, encoder: str, period: str, previous: PreviousFit | None, run_id: str,
+              sentence_ids: list[str], ranking: pd.DataFrame, shares: pd.DataFrame, segments: pd.DataFrame,
+              id_map: pd.DataFrame) -> None:
+    """Everything about one fit in one transaction: readers see the old fit or the new one, never half."""
+    state = model.state_()
+    previous_fit_id = previous.fit_id if previous else None
+    featurizer_fit_id = previous.featurizer_fit_id if kind == "incremental" else fit_id
+    themes = pa.Table.from_pylist([
+        {"theme_fit_id": fit_id, "theme_id": t["theme_id"], "label": t["label"], "top_terms": t["top_terms"],
+         "size": t["size"], "representative_sentence_ids": [sentence_ids[i] for i in t["representatives"]],
+         "parent_id": t["parent_id"], "parent_label": t["parent_label"], "is_emerging": t["emerging"],
+         "cohesion": t["cohesion"]} for t in model.themes_])
+    centroids = pa.table({"theme_fit_id": [fit_id] * len(state["theme_ids"]), "theme_id": state["theme_ids"],
+                          "parent_id": state["parents"], "is_emerging": state["emerging"],
+                          "centroid": pa.array(list(np.asarray(state["centroids"], dtype=np.float32)),
+                                               type=pa.list_(pa.float32()))})
+    assignments = pa.table({"theme_fit_id": [fit_id] * len(sentence_ids), "sentence_id": sentence_ids,
+                            "theme_id": np.asarray(model.labels_, dtype=np.int32)})
+    ranking = ranking.assign(theme_fit_id=fit_id)
+    shares = shares.assign(theme_fit_id=fit_id)
+    segments = segments.assign(theme_fit_id=fit_id)
+    id_map = id_map.assign(theme_fit_id=fit_id, previous_fit_id=previous_fit_id)
+    staged = {"new_themes": themes, "new_centroids": centroids, "new_assignments": assignments,
+              "new_ranking": ranking, "new_shares": shares, "new_segments": segments, "new_id_map": id_map}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for name, table in staged.items():
+            con.register(name, table)
+        con.execute("""INSERT INTO theme_fits (theme_fit_id, model, params, n_mentions, run_id, created_at, kind,
+                           previous_fit_id, encoder, min_similarity, cohesion_floor, n_outliers, period,
+                           mentions_digest, featurizer_fit_id)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [fit_id, model_name, json.dumps(params), len(sentence_ids), run_id, datetime.now(UTC), kind,
+                     previous_fit_id, encoder, state["min_similarity"], state["cohesion_floor"],
+                     model.outliers_["size"], period, digest, featurizer_fit_id])
+        if kind != "incremental":
+            features = state["featurizer"]
+            con.execute("INSERT INTO theme_featurizers VALUES (?, ?, ?, ?, ?, ?)",
+                        [fit_id, features["terms"], features["idf"], features["components"],
+                         features["n_components"], features["lexical_weight"]])
+        con.execute("""INSERT INTO themes (theme_fit_id, theme_id, label, top_terms, size, representative_sentence_ids,
+                           parent_id, parent_label, is_emerging, cohesion) SELECT * FROM new_themes""")
+        con.execute("INSERT INTO theme_centroids SELECT * FROM new_centroids")
+        con.execute("INSERT INTO theme_assignments SELECT * FROM new_assignments")
+        con.execute("""INSERT INTO need_rankings (theme_fit_id, theme_id, rank, mentions, documents, explicit_share,
+                           negative_share, importance, satisfaction, opportunity_score, ci_low, ci_high, example_quotes,
+                           implicit_share, share_previous, share_latest, trend_growth, trend_p_value, trend)
+                       SELECT theme_fit_id, theme_id, rank, mentions, documents, explicit_share, negative_share,
+                              importance, satisfaction, opportunity_score, ci_low, ci_high, example_quotes,
+                              implicit_share, share_previous, share_latest, trend_growth, trend_p_value, trend
+                       FROM new_ranking""")
+        con.execute("""INSERT INTO theme_trends SELECT theme_fit_id, theme_id, period_start, mentions, period_mentions,
+                       share FROM new_shares""")
+        con.execute("""INSERT INTO segment_rankings SELECT theme_fit_id, segment, segment_value, theme_id, rank,
+                           mentions, documents, explicit_share, negative_share, importance, satisfaction,
+                           opportunity_score, ci_low, ci_high FROM new_segments""")
+        if not id_map.empty:
+            con.execute("""INSERT INTO theme_id_map SELECT theme_fit_id, previous_fit_id, old_theme_id, new_theme_id,
+                           shared_mentions, share_of_old FROM new_id_map""")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for name in staged:
+            con.unregister(name)

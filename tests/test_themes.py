@@ -1,0 +1,123 @@
+"""Theme model: outliers reported, readable labels, parents, stable ids across incremental fits, refits mapped."""
+
+import numpy as np
+import pandas as pd
+
+from models.themes import OUTLIER, ThemeModel
+from pipelines.ranking.segments import rank_by_segment
+from pipelines.ranking.theme_ids import match_refit
+from pipelines.ranking.trend import benjamini_hochberg, choose_period, theme_shares, trend_tests
+
+TOPICS = {
+    "battery": ("the battery life is awful", "battery life lasts two hours", "my battery life drains overnight"),
+    "crash": ("the app crashes on start", "app crashes every time i open it", "constant crashes after update"),
+    "support": ("customer service never answers", "waited a week for customer service", "customer service hung up"),
+    "price": ("subscription price doubled", "the subscription price is too high", "price went up again"),
+}
+
+
+def corpus(topics, n_per_topic, seed=0, spread=0.08):
+    """Embeddings clustered by topic, texts drawn from the topic's phrasings."""
+    rng = np.random.default_rng(seed)
+    centers = np.random.default_rng(42).normal(size=(len(TOPICS), 48))
+    index = {name: i for i, name in enumerate(TOPICS)}
+    X, texts, aspects, truth = [], [], [], []
+    for name in topics:
+        X.append(centers[index[name]] + spread * rng.normal(size=(n_per_topic, 48)))
+        texts += [TOPICS[name][i % 3] for i in range(n_per_topic)]
+        aspects += [name if name != "battery" else "battery life"] * n_per_topic
+        truth += [name] * n_per_topic
+    return np.vstack(X).astype(np.float32), texts, aspects, np.array(truth)
+
+
+def test_fit_is_seeded_reports_outliers_and_labels_by_distinctive_phrase():
+    X, texts, aspects, truth = corpus(["battery", "crash", "support"], 60)
+    first = ThemeModel(random_state=3).fit(X, texts, aspects)
+    second = ThemeModel(random_state=3).fit(X, texts, aspects)
+    assert (first.labels_ == second.labels_).all()
+    assert 0 < first.outliers_["size"] <= 0.1 * len(texts)  # reported, and not a dumping ground
+    labels = {t["label"] for t in first.themes_}
+    assert any("battery life" in label for label in labels) and any("customer service" in label for label in labels)
+    themed = first.labels_ != OUTLIER
+    for theme in np.unique(first.labels_[themed]):  # each theme is pure
+        assert len(set(truth[first.labels_ == theme])) == 1
+    ids = {t["theme_id"] for t in first.themes_}
+    assert {t["parent_id"] for t in first.themes_} <= ids
+    assert all(t["representatives"] and t["top_terms"] for t in first.themes_)
+
+
+def test_state_round_trip_assigns_the_same():
+    X, texts, aspects, _ = corpus(["battery", "crash", "support"], 40)
+    model = ThemeModel().fit(X, texts, aspects)
+    reloaded = ThemeModel.from_state(model.state_())
+    assert (reloaded.assign(X, texts) == model.assign(X, texts)).all()
+
+
+def test_partial_fit_keeps_ids_and_flags_a_new_topic_as_emerging():
+    X, texts, aspects, _ = corpus(["battery", "crash", "support"], 40)
+    model = ThemeModel(emerging_min_size=10).fit(X, texts, aspects)
+    first_ids, first_labels = set(model.theme_ids_), model.labels_.copy()
+    X2, texts2, aspects2, truth2 = corpus(["battery", "price"], 30, seed=1)
+    known = [int(t) for t in first_labels] + [None] * len(texts2)
+    model.partial_fit(np.vstack([X, X2]), texts + texts2, aspects + aspects2, known=known)
+    assert first_ids <= set(model.theme_ids_)  # no id lost
+    kept = first_labels != OUTLIER
+    assert (model.labels_[: len(texts)][kept] == first_labels[kept]).all()  # old mentions keep their theme
+    new_labels = model.labels_[len(texts):]
+    emerging = {t["theme_id"]: t for t in model.themes_ if t["emerging"]}
+    assert emerging and min(emerging) > max(first_ids)  # fresh ids, never reused
+    assert np.isin(new_labels[truth2 == "price"], list(emerging)).mean() > 0.8
+    assert all("price" in theme["label"] for theme in emerging.values())
+    battery_themes = set(first_labels[:40]) - {OUTLIER}
+    assert np.isin(new_labels[truth2 == "battery"], list(battery_themes)).mean() > 0.8
+
+
+def test_scattered_misfits_do_not_become_a_theme():
+    X, texts, aspects, _ = corpus(["battery", "crash"], 40)
+    model = ThemeModel(emerging_min_size=10).fit(X, texts, aspects)
+    noise = np.random.default_rng(5).normal(size=(25, 48)).astype(np.float32) * 3
+    noise_texts = [f"word{i} thing{i} other{i}" for i in range(25)]
+    model.partial_fit(np.vstack([X, noise]), texts + noise_texts, aspects + [None] * 25)
+    assert not any(t["emerging"] for t in model.themes_)
+    assert (model.labels_[len(texts):] == OUTLIER).mean() > 0.8
+
+
+def test_refit_keeps_ids_of_continuing_themes_and_maps_the_rest():
+    keys = [f"m{i}" for i in range(10)]
+    old = {"m0": 3, "m1": 3, "m2": 3, "m3": 7, "m4": 7, "m5": 7, "m6": 9, "m7": 9, "m8": -1}
+    renames, table = match_refit(keys, [20, 20, 20, 21, 21, 22, 22, 22, 22, 22], old)
+    assert renames == {20: 3, 21: 7}  # 22 takes most of 9 but is mostly others: new id
+    assert set(map(tuple, table[["old_theme_id", "new_theme_id"]].to_numpy())) == {(3, 3), (7, 7), (7, 22), (9, 22)}
+    assert table.loc[table["old_theme_id"] == 9, "share_of_old"].item() == 1.0
+
+
+def mentions_over_days(rising_from_day=None):
+    rows = []
+    for day in range(6):
+        for theme, n in ((1, 50), (2, 50)):
+            if theme == 2 and rising_from_day is not None and day >= rising_from_day:
+                n = 150
+            when = pd.Timestamp("2024-03-01", tz="UTC") + pd.Timedelta(days=day)
+            rows += [{"feedback_id": f"{day}-{theme}-{i}", "theme_id": theme, "need_kind": "implicit",
+                      "sentiment": "negative", "created_at": when,
+                      "product": "A" if i % 2 else "B"} for i in range(n)]
+    return pd.DataFrame(rows)
+
+
+def test_trend_flags_a_significant_rise_only():
+    rising = mentions_over_days(rising_from_day=5)
+    assert choose_period(rising["created_at"]) == "day"
+    result = trend_tests(theme_shares(rising, "day"), [1, 2]).set_index("theme_id")
+    assert result.loc[2, "trend"] == "rising" and result.loc[1, "trend"] == "falling"
+    assert result.loc[2, "share_latest"] == 0.75 and result.loc[2, "share_previous"] == 0.5
+    flat = trend_tests(theme_shares(mentions_over_days(), "day"), [1, 2])
+    assert set(flat["trend"]) == {"steady"}
+    assert np.allclose(benjamini_hochberg(np.array([0.01, 0.04, 0.03])), [0.03, 0.04, 0.04])
+
+
+def test_rankings_cut_by_segment():
+    frame = mentions_over_days(rising_from_day=5).assign(source_kind="review", source_name="x", period="p")
+    table = rank_by_segment(frame, min_mentions=30, n_bootstrap=20)
+    assert set(table["segment"]) == {"product"}  # one-valued segments repeat the overall ranking
+    assert set(table["segment_value"]) == {"A", "B"}
+    assert (table.groupby("segment_value")["rank"].min() == 1).all()
