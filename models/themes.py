@@ -62,13 +62,16 @@ class ThemeModel(BaseEstimator):
     - ``outlier_quantile``: at fit time, mentions less similar to their centroid than this quantile of all
       member similarities become outliers; the similarity found is kept as ``min_similarity_`` and used for
       every later assignment.
-    - ``emerging_min_size``: the fewest misfits that may form a new theme in ``partial_fit``.
+    - ``emerging_min_size`` / ``emerging_min_share``: a new theme in ``partial_fit`` needs at least this many
+      misfits and this share of all mentions, and must be as tight as the loosest fitted theme, so a
+      nightly run does not spawn a theme from every handful of odd sentences.
     - ``max_fit_rows``: clustering runs on a seeded sample of at most this many rows; the rest are assigned,
       so memory and time stay bounded on millions of mentions.
     """
 
     def __init__(self, featurizer=None, reducer=None, clusterer=None, representer=None, outlier_quantile: float = 0.05,
-                 emerging_min_size: int = 10, n_parents: int | None = None, n_representatives: int = 5,
+                 emerging_min_size: int = 10, emerging_min_share: float = 0.005, n_parents: int | None = None,
+                 n_representatives: int = 5,
                  max_fit_rows: int = 200_000, random_state: int = 0):
         self.featurizer = featurizer
         self.reducer = reducer
@@ -76,6 +79,7 @@ class ThemeModel(BaseEstimator):
         self.representer = representer
         self.outlier_quantile = outlier_quantile
         self.emerging_min_size = emerging_min_size
+        self.emerging_min_share = emerging_min_share
         self.n_parents = n_parents
         self.n_representatives = n_representatives
         self.max_fit_rows = max_fit_rows
@@ -97,8 +101,8 @@ class ThemeModel(BaseEstimator):
         self.emerging_ = np.zeros(len(order), dtype=bool)
         nearest, similarity = self._nearest(X)
         self.min_similarity_ = float(np.quantile(similarity, self.outlier_quantile)) if len(X) > 1 else -1.0
-        self.cohesion_floor_ = self._cohesion_floor(similarity, nearest)
         self.labels_ = np.where(similarity >= self.min_similarity_, self.theme_ids_[nearest], OUTLIER)
+        self.cohesion_floor_ = self._cohesion_floor(normalize(embeddings))
         self._fit_parents()
         self._describe(X, texts, aspects)
         return self
@@ -117,8 +121,9 @@ class ThemeModel(BaseEstimator):
             previous = np.array([OUTLIER if k is None else k for k in known], dtype=np.int64)
             labels = np.where(previous != OUTLIER, previous, labels)
         misfits = np.flatnonzero(labels == OUTLIER)
-        if len(misfits) >= self.emerging_min_size:
-            labels = self._add_emerging(X, misfits, labels)
+        min_size = max(self.emerging_min_size, int(np.ceil(self.emerging_min_share * len(labels))))
+        if len(misfits) >= min_size:
+            labels = self._add_emerging(X, normalize(embeddings), misfits, labels, min_size)
         self.labels_ = labels
         self._describe(X, texts, aspects)
         return self
@@ -187,28 +192,33 @@ class ThemeModel(BaseEstimator):
             similarity[start:start + len(block)] = block.max(axis=1)
         return nearest, similarity
 
-    def _cohesion_floor(self, similarity: np.ndarray, nearest: np.ndarray) -> float:
-        """The 10th percentile of per-theme mean similarity: how tight a new theme must be to count."""
-        means = [similarity[nearest == i].mean() for i in range(len(self.theme_ids_)) if (nearest == i).any()]
-        return float(np.quantile(means, 0.1)) if means else 0.0
+    def _cohesion_floor(self, E: np.ndarray) -> float:
+        """How tight (in sentence-embedding space) a new theme must be: as tight as the loosest fitted one."""
+        means = []
+        for theme in self.theme_ids_:
+            members = E[self.labels_ == theme]
+            if len(members):
+                means.append(float((members @ normalize(members.mean(axis=0, keepdims=True)).T).mean()))
+        return min(means) if means else 0.0
 
-    def _add_emerging(self, X: np.ndarray, misfits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        pool = X[misfits]
-        k = max(1, len(pool) // self.emerging_min_size)
+    def _add_emerging(self, X: np.ndarray, E: np.ndarray, misfits: np.ndarray, labels: np.ndarray,
+                      min_size: int) -> np.ndarray:
+        """Misfits are grouped by sentence embedding alone: a new topic's words are not in the fitted
+        vocabulary, so the word features would only add noise there."""
+        pool = E[misfits]
+        k = max(1, len(pool) // min_size)
         k = min(k, int(np.ceil(np.sqrt(len(pool)))))
         raw = KMeans(n_clusters=k, n_init=4, random_state=self.random_state).fit(pool).labels_
         next_id = int(self.theme_ids_.max()) + 1 if len(self.theme_ids_) else 0
         for cluster in sorted(np.unique(raw), key=lambda c: (-(raw == c).sum(), int(np.argmax(raw == c)))):
             members = raw == cluster
-            if members.sum() < self.emerging_min_size:
+            if members.sum() < min_size:
                 continue
-            centroid = normalize(pool[members].mean(axis=0, keepdims=True))
-            fits = (pool[members] @ centroid.T).ravel()
-            if fits.mean() < self.cohesion_floor_:
+            center = normalize(pool[members].mean(axis=0, keepdims=True))
+            if (pool[members] @ center.T).mean() < self.cohesion_floor_:
                 continue
-            keep = misfits[members][fits >= self.min_similarity_]
-            if len(keep) < self.emerging_min_size:
-                continue
+            keep = misfits[members]
+            centroid = normalize(X[keep].mean(axis=0, keepdims=True))
             labels[keep] = next_id
             self.theme_ids_ = np.append(self.theme_ids_, next_id)
             self.centroids_ = np.vstack([self.centroids_, centroid])

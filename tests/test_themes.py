@@ -15,6 +15,9 @@ TOPICS = {
     "price": ("subscription price doubled", "the subscription price is too high", "price went up again"),
 }
 
+FILLERS = ("today", "again", "honestly", "since monday", "every week", "at work", "on my phone", "as usual", "sadly",
+           "for the third time", "this morning", "no joke")
+
 
 def corpus(topics, n_per_topic, seed=0, spread=0.08):
     """Embeddings clustered by topic, texts drawn from the topic's phrasings."""
@@ -24,7 +27,8 @@ def corpus(topics, n_per_topic, seed=0, spread=0.08):
     X, texts, aspects, truth = [], [], [], []
     for name in topics:
         X.append(centers[index[name]] + spread * rng.normal(size=(n_per_topic, 48)))
-        texts += [TOPICS[name][i % 3] for i in range(n_per_topic)]
+        fillers = rng.integers(len(FILLERS), size=n_per_topic)
+        texts += [f"{TOPICS[name][i % 3]} {FILLERS[j]}" for i, j in enumerate(fillers)]
         aspects += [name if name != "battery" else "battery life"] * n_per_topic
         truth += [name] * n_per_topic
     return np.vstack(X).astype(np.float32), texts, aspects, np.array(truth)

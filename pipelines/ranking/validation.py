@@ -82,6 +82,7 @@ def validate_airline(data_dir: Path, workdir: Path, n_bootstrap: int = 200) -> d
     runs.append(rank_needs(str(db), n_bootstrap=n_bootstrap))  # nothing new: the fit is kept
     first, second = survival
     kept = first.merge(second, on="sentence_id", suffixes=("_first", "_second"))
+    kept = kept[kept["theme_id_first"] >= 0]  # earlier outliers may rightly join a theme later
     ids_first = set(first["theme_id"]) - {-1}
     ids_second = set(second["theme_id"]) - {-1}
     stability = {"runs": [{k: r.get(k) for k in ("kind", "mentions", "themes", "outliers", "emerging")}
