@@ -9,9 +9,16 @@ CONTRACT = {
     "v_feedback": ["feedback_id", "source_kind", "source_name", "source_id", "created_at", "rating", "text",
                    "sentiment", "sentiment_score", "explicit_needs", "implicit_needs"],
     "v_need_mentions": ["mention_id", "feedback_id", "source_id", "sentence", "need_kind", "need_confidence",
-                        "aspect", "aspect_kind", "sentiment", "theme_id", "theme_label", "created_at"],
+                        "aspect", "aspect_kind", "sentiment", "theme_id", "theme_label", "created_at",
+                        "parent_theme_id", "parent_theme_label", "source_kind", "source_name", "product", "url"],
     "v_unmet_needs": ["rank", "theme_id", "theme_label", "mentions", "explicit_share", "negative_share",
-                      "opportunity_score", "ci_low", "ci_high", "example_quotes"],
+                      "opportunity_score", "ci_low", "ci_high", "example_quotes", "documents", "importance",
+                      "satisfaction", "implicit_share", "share_previous", "share_latest", "trend_growth",
+                      "trend_p_value", "trend", "is_emerging", "parent_theme_id", "parent_theme_label", "top_terms"],
+    "v_unmet_needs_by_segment": ["segment", "segment_value", "rank", "theme_id", "theme_label", "mentions",
+                                 "documents", "explicit_share", "negative_share", "importance", "satisfaction",
+                                 "opportunity_score", "ci_low", "ci_high"],
+    "v_theme_trends": ["theme_id", "theme_label", "period_start", "mentions", "period_mentions", "share"],
 }
 
 

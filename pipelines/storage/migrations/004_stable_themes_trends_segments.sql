@@ -149,3 +149,42 @@ COMMENT ON COLUMN v_unmet_needs_by_segment.rank IS '1 = biggest unmet need withi
 
 COMMENT ON VIEW v_theme_trends IS 'Each theme''s share of all need mentions per period (day, week or month, chosen from the data''s span).';
 COMMENT ON COLUMN v_theme_trends.share IS 'mentions / period_mentions';
+
+-- Replacing a view drops its column comments: the earlier ones again.
+COMMENT ON COLUMN v_need_mentions.mention_id IS 'Id of the sentence';
+COMMENT ON COLUMN v_need_mentions.feedback_id IS 'Document the sentence belongs to (v_feedback.feedback_id)';
+COMMENT ON COLUMN v_need_mentions.source_id IS 'Id of the document in its source';
+COMMENT ON COLUMN v_need_mentions.sentence IS 'The sentence text';
+COMMENT ON COLUMN v_need_mentions.need_kind IS 'explicit | implicit';
+COMMENT ON COLUMN v_need_mentions.need_confidence IS 'Probability of need_kind from the need model';
+COMMENT ON COLUMN v_need_mentions.aspect IS 'What the need is about (noun phrase), when found';
+COMMENT ON COLUMN v_need_mentions.sentiment IS 'Sentence sentiment: negative | neutral | positive';
+COMMENT ON COLUMN v_need_mentions.theme_label IS 'Readable theme label';
+COMMENT ON COLUMN v_need_mentions.created_at IS 'When the document was written (UTC)';
+COMMENT ON COLUMN v_unmet_needs.rank IS '1 = biggest unmet need';
+COMMENT ON COLUMN v_unmet_needs.theme_id IS 'Theme id in the latest theme fit';
+COMMENT ON COLUMN v_unmet_needs.theme_label IS 'Readable theme label';
+COMMENT ON COLUMN v_unmet_needs.mentions IS 'Need mentions in the theme';
+COMMENT ON COLUMN v_unmet_needs.explicit_share IS 'Share of mentions that state the need explicitly';
+COMMENT ON COLUMN v_unmet_needs.negative_share IS 'Share of mentions with negative sentiment';
+COMMENT ON COLUMN v_unmet_needs.opportunity_score IS 'Opportunity score, 0-20 (formula in README)';
+COMMENT ON COLUMN v_unmet_needs.ci_low IS 'Lower bound of the 95% bootstrap interval of the score';
+COMMENT ON COLUMN v_unmet_needs.ci_high IS 'Upper bound of the 95% bootstrap interval of the score';
+COMMENT ON COLUMN v_unmet_needs.example_quotes IS 'JSON list of representative quotes with feedback_id, source_id and url';
+COMMENT ON COLUMN v_need_mentions.aspect_kind IS 'explicit | implicit: whether the opinion names its target (implicit-aspect head)';
+COMMENT ON COLUMN v_unmet_needs_by_segment.theme_id IS 'Theme id in the latest theme fit';
+COMMENT ON COLUMN v_unmet_needs_by_segment.theme_label IS 'Readable theme label';
+COMMENT ON COLUMN v_unmet_needs_by_segment.mentions IS 'Need mentions of the theme within the segment';
+COMMENT ON COLUMN v_unmet_needs_by_segment.documents IS 'Documents of the segment raising the theme';
+COMMENT ON COLUMN v_unmet_needs_by_segment.explicit_share IS 'Share of the mentions that state the need';
+COMMENT ON COLUMN v_unmet_needs_by_segment.negative_share IS 'Share of the mentions with negative sentiment';
+COMMENT ON COLUMN v_unmet_needs_by_segment.importance IS 'Importance 0-10 within the segment';
+COMMENT ON COLUMN v_unmet_needs_by_segment.satisfaction IS 'Satisfaction 0-10 within the segment';
+COMMENT ON COLUMN v_unmet_needs_by_segment.opportunity_score IS 'Opportunity score 0-20 within the segment';
+COMMENT ON COLUMN v_unmet_needs_by_segment.ci_low IS 'Lower bound of the 95% bootstrap interval';
+COMMENT ON COLUMN v_unmet_needs_by_segment.ci_high IS 'Upper bound of the 95% bootstrap interval';
+COMMENT ON COLUMN v_theme_trends.theme_id IS 'Theme id in the latest theme fit';
+COMMENT ON COLUMN v_theme_trends.theme_label IS 'Readable theme label';
+COMMENT ON COLUMN v_theme_trends.period_start IS 'First day of the period';
+COMMENT ON COLUMN v_theme_trends.mentions IS 'Need mentions of the theme in the period';
+COMMENT ON COLUMN v_theme_trends.period_mentions IS 'All themed need mentions in the period';
