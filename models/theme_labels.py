@@ -69,6 +69,8 @@ class ClassTfidfRepresenter(BaseEstimator):
         self.terms_, self.labels_ = {}, {}
         for row, theme in enumerate(themes):
             ranked = [j for j in np.argsort(-scores[row]) if scores[row, j] > 0]
+            if not ranked:  # nothing distinctive: the theme's most common phrases
+                ranked = [j for j in np.argsort(-p_theme[row]) if p_theme[row, j] > 0]
             names = [vocabulary[j].removeprefix(ASPECT_PREFIX) for j in ranked]
             terms = list(dict.fromkeys(names))[: self.n_terms]
             self.terms_[int(theme)] = terms
