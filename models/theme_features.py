@@ -14,7 +14,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.decomposition import TruncatedSVD
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer
 
 from models.theme_labels import STOP_WORDS
 
@@ -35,18 +35,21 @@ class HybridFeatures(BaseEstimator):
         self.random_state = random_state
 
     def fit(self, embeddings: np.ndarray, texts: list[str]) -> HybridFeatures:
+        """Texts are tokenized once; idf is sklearn's smooth idf, so ``transform`` weighs words the same way."""
         try:
-            tfidf = TfidfVectorizer(stop_words=STOP_WORDS, max_features=self.max_terms, sublinear_tf=True,
-                                    token_pattern=TOKENS).fit(texts)
-            self.terms_ = tfidf.get_feature_names_out().tolist()
-            self.idf_ = tfidf.idf_.astype(np.float32)
+            vectorizer = CountVectorizer(stop_words=STOP_WORDS, max_features=self.max_terms, token_pattern=TOKENS)
+            counts = vectorizer.fit_transform(texts)
+            self.terms_ = vectorizer.get_feature_names_out().tolist()
         except ValueError:  # no words left after stop words: embeddings alone
-            self.terms_, self.idf_ = [], np.zeros(0, dtype=np.float32)
+            counts, self.terms_ = None, []
         n = min(self.n_components, len(self.terms_) - 1, len(texts) - 1)
         if n < 1:
+            self.idf_ = np.zeros(len(self.terms_), dtype=np.float32)
             self.components_ = np.zeros((0, len(self.terms_)), dtype=np.float32)
             return self
-        svd = TruncatedSVD(n_components=n, random_state=self.random_state).fit(self._tfidf(texts))
+        document_frequency = np.asarray((counts > 0).sum(axis=0)).ravel()
+        self.idf_ = (np.log((1 + len(texts)) / (1 + document_frequency)) + 1).astype(np.float32)
+        svd = TruncatedSVD(n_components=n, random_state=self.random_state).fit(self._weigh(counts))
         self.components_ = svd.components_.astype(np.float32)
         return self
 
@@ -58,7 +61,10 @@ class HybridFeatures(BaseEstimator):
         return np.hstack([dense, self.lexical_weight * lexical])
 
     def _tfidf(self, texts: list[str]) -> sparse.csr_matrix:
-        counts = CountVectorizer(vocabulary=self.terms_, token_pattern=TOKENS, lowercase=True).transform(texts)
+        return self._weigh(CountVectorizer(vocabulary=self.terms_, token_pattern=TOKENS).transform(texts))
+
+    def _weigh(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:
+        """Sublinear tf × idf, rows scaled to unit length (TfidfVectorizer(sublinear_tf=True) by hand)."""
         counts = counts.astype(np.float32)
         counts.data = 1.0 + np.log(counts.data)
         weighted = counts.multiply(self.idf_[None, :]).tocsr()

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
@@ -22,7 +21,7 @@ from pipelines.ranking.segments import rank_by_segment
 from pipelines.ranking.theme_ids import match_refit
 from pipelines.ranking.trend import choose_period, period_start, theme_shares, trend_tests
 from pipelines.storage import connect, finish_run, start_run
-from pipelines.storage.theme_store import PreviousFit, load_previous_fit, write_fit
+from pipelines.storage.theme_store import PreviousFit, load_previous_fit, mention_keys, write_fit
 
 log = logging.getLogger("unmet.rank")
 THEME_MODEL = "unmet.themes.v2"
@@ -44,12 +43,6 @@ class ThemeFit:
     kind: str                 # initial | incremental | refit
     model: ThemeModel
     id_map: pd.DataFrame      # old → new ids, refits only
-
-
-def mention_keys(data: pa.Table) -> list[str]:
-    """Identity of a mention that survives re-analysis with new model versions."""
-    return [f"{f}:{i}" for f, i in zip(data.column("feedback_id").to_pylist(),
-                                       data.column("sentence_index").to_pylist(), strict=True)]
 
 
 @task(cache_policy=NONE)

@@ -29,7 +29,7 @@ UNINFORMATIVE_REASONS = {"Can't Tell"}
 def document_themes(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """source_id → the theme most of its need mentions fall in (-1 when all are outliers)."""
     mentions = con.execute("SELECT source_id, theme_id FROM v_need_mentions").df()
-    themed = mentions.assign(outlier=mentions["theme_id"] < 0).sort_values(["source_id", "outlier"])
+    themed = mentions.assign(outlier=mentions["theme_id"] < 0)
     counts = themed.groupby(["source_id", "outlier", "theme_id"]).size().rename("n").reset_index()
     counts = counts.sort_values(["source_id", "outlier", "n", "theme_id"], ascending=[True, True, False, True])
     return counts.drop_duplicates("source_id")[["source_id", "theme_id"]]

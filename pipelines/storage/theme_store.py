@@ -14,6 +14,15 @@ import pyarrow as pa
 from models.themes import ThemeModel
 
 
+def mention_keys(mentions: pa.Table) -> list[str]:
+    """Identity of a mention that survives re-analysis with new model versions (same form as MENTION_KEY_SQL)."""
+    return [f"{f}:{i}" for f, i in zip(mentions.column("feedback_id").to_pylist(),
+                                       mentions.column("sentence_index").to_pylist(), strict=True)]
+
+
+MENTION_KEY_SQL = "s.feedback_id || ':' || s.sentence_index"
+
+
 @dataclass
 class PreviousFit:
     fit_id: str
@@ -46,7 +55,7 @@ def load_previous_fit(con: duckdb.DuckDBPyConnection) -> PreviousFit | None:
              "min_similarity": min_similarity, "cohesion_floor": cohesion_floor,
              "featurizer": dict(zip(["terms", "idf", "components", "n_components", "lexical_weight"], features,
                                     strict=True))}
-    assignments = dict(con.execute("""SELECT s.feedback_id || ':' || s.sentence_index, ta.theme_id
+    assignments = dict(con.execute(f"""SELECT {MENTION_KEY_SQL}, ta.theme_id
                                       FROM theme_assignments ta JOIN sentences s USING (sentence_id)
                                       WHERE ta.theme_fit_id = ?""", [fit_id]).fetchall())
     next_id = con.execute("SELECT coalesce(max(theme_id), -1) + 1 FROM theme_centroids").fetchone()[0]
