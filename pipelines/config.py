@@ -17,3 +17,5 @@ def quiet_prefect_defaults() -> None:
     os.environ.setdefault("PREFECT_SERVER_UI_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")  # our CLI reports errors itself
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # A fresh install compiles Prefect's modules on first start: the default 20 s can run out.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")

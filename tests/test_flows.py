@@ -107,7 +107,7 @@ def test_prefect_yaml_deployments_validate(tmp_path):
     prefect = str(Path(sys.executable).with_name("prefect"))
     root = SAMPLE.parent.parent
     env = {**os.environ, "PREFECT_HOME": str(tmp_path), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "UNMET_HOME": str(root), "PREFECT_API_URL": ""}
+           "UNMET_HOME": str(root), "PREFECT_API_URL": "", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
     subprocess.run([prefect, "work-pool", "create", "unmet-process", "--type", "process"], cwd=root, env=env,
                    check=True, capture_output=True, timeout=300)
     done = subprocess.run([prefect, "--no-prompt", "deploy", "--all"], cwd=root, env=env, capture_output=True,

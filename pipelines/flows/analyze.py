@@ -12,7 +12,9 @@ from prefect.cache_policies import NONE
 
 from models.analyzer import AnalysisBatch, Analyzer
 from pipelines.config import DEFAULT_DB_PATH
-from pipelines.storage import connect, finish_run, insert_new, start_run
+from pipelines.faults import checkpoint
+from pipelines.storage import insert_new
+from pipelines.storage.runs import recorded_run
 
 log = logging.getLogger("unmet.analyze")
 
@@ -48,15 +50,15 @@ ORDER BY d.feedback_id
 @flow(name="analyze_feedback", log_prints=True)
 def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = None, spacy_model: str | None = None,
                      device: str | None = None, batch_documents: int = 1000, sentiment_head: str | None = None,
-                     sentiment_labels: str | None = None) -> dict:
+                     sentiment_labels: str | None = None, wait_s: float = 60.0) -> dict:
     """Segment, encode once, run every head; each batch is written in one transaction.
 
     ``sentiment_head`` may be a head directory or ``hf:<model id or path>`` (see models/hf_head.py).
     """
-    con = connect(db_path)
-    run_id = start_run(con, "analyze_feedback", {"encoder": encoder, "spacy_model": spacy_model, "device": device,
-                                                 "batch_documents": batch_documents, "sentiment_head": sentiment_head})
-    try:
+    parameters = {"encoder": encoder, "spacy_model": spacy_model, "device": device,
+                  "batch_documents": batch_documents, "sentiment_head": sentiment_head}
+    with recorded_run(db_path, "analyze_feedback", parameters, wait_s) as run:
+        con = run.con
         started = time.perf_counter()
         analyzer = load_models(encoder, spacy_model, device, sentiment_head, sentiment_labels)
         load_s = time.perf_counter() - started
@@ -66,16 +68,7 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = 
         for start in range(0, total, batch_documents):
             chunk = pending.slice(start, batch_documents).to_pydict()
             batch = analyze_batch(analyzer, chunk["feedback_id"], chunk["text"], chunk["language"])
-            now = datetime.now(UTC)
-            con.execute("BEGIN TRANSACTION")
-            insert_new(con, "sentence_embeddings", batch.embeddings, "sentence_id")
-            insert_new(con, "sentences", batch.sentences, "sentence_id", {"run_id": run_id})
-            con.register("analysed_batch", batch.documents)
-            con.execute("""INSERT INTO document_analysis (feedback_id, analysis_version, status, sentiment,
-                               sentiment_score, sentiment_confidence, sentiment_model, n_sentences, run_id, analyzed_at)
-                           SELECT *, ?, ? FROM analysed_batch""", [run_id, now])
-            con.unregister("analysed_batch")
-            con.execute("COMMIT")
+            write_analysis(con, run.run_id, batch)
             documents += batch.documents.num_rows
             sentences += batch.sentences.num_rows
             needs += sum(kind != "none" for kind in batch.sentences.column("need_kind").to_pylist())
@@ -83,12 +76,23 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = 
                      sentences)
         elapsed = time.perf_counter() - started
         counts = {"documents": documents, "sentences": sentences, "need_mentions": needs}
-        finish_run(con, run_id, "completed", counts=counts, model_versions=analyzer.versions,
-                   timings={"load_models_s": round(load_s, 3), "analyze_s": round(elapsed - load_s, 3),
-                            "sentences_per_s": round(sentences / max(elapsed - load_s, 1e-9), 1)})
-        return {"run_id": run_id, "analysis_version": analyzer.version, **counts}
-    except Exception as exc:
-        finish_run(con, run_id, "failed", error=f"{type(exc).__name__}: {exc}")
-        raise
-    finally:
-        con.close()
+        run.complete(counts=counts, model_versions=analyzer.versions,
+                     timings={"load_models_s": round(load_s, 3), "analyze_s": round(elapsed - load_s, 3),
+                              "sentences_per_s": round(sentences / max(elapsed - load_s, 1e-9), 1)})
+    return {"run_id": run.run_id, "analysis_version": analyzer.version, **counts}
+
+
+def write_analysis(con, run_id: str, batch: AnalysisBatch) -> None:
+    """Sentences, embeddings and document rows of one batch commit together or not at all."""
+    now = datetime.now(UTC)
+    con.execute("BEGIN TRANSACTION")
+    insert_new(con, "sentence_embeddings", batch.embeddings, "sentence_id")
+    insert_new(con, "sentences", batch.sentences, "sentence_id", {"run_id": run_id})
+    con.register("analysed_batch", batch.documents)
+    con.execute("""INSERT INTO document_analysis (feedback_id, analysis_version, status, sentiment,
+                       sentiment_score, sentiment_confidence, sentiment_model, n_sentences, run_id, analyzed_at)
+                   SELECT *, ?, ? FROM analysed_batch""", [run_id, now])
+    con.unregister("analysed_batch")
+    checkpoint("analyze.before_commit")
+    con.execute("COMMIT")
+    checkpoint("analyze.after_commit")

@@ -20,7 +20,7 @@ from pipelines.ranking import rank_themes
 from pipelines.ranking.segments import rank_by_segment
 from pipelines.ranking.theme_ids import match_refit
 from pipelines.ranking.trend import choose_period, period_start, theme_shares, trend_tests
-from pipelines.storage import connect, finish_run, start_run
+from pipelines.storage.runs import recorded_run
 from pipelines.storage.theme_store import PreviousFit, load_previous_fit, mention_keys, write_fit
 
 log = logging.getLogger("unmet.rank")
@@ -93,29 +93,28 @@ def quotes_json(theme: dict, rows: list[dict]) -> str:
 
 @flow(name="rank_needs", log_prints=True)
 def rank_needs(db_path: str = str(DEFAULT_DB_PATH), n_bootstrap: int = 300, seed: int = 0, refit: bool = False,
-               period: str = "auto", min_segment_mentions: int = 30) -> dict:
+               period: str = "auto", min_segment_mentions: int = 30, wait_s: float = 60.0) -> dict:
     """Assign new mentions to existing themes (ids kept; misfits may form emerging themes), then rank.
 
     ``refit=True`` clusters everything afresh and records how old ids map to new ones. An unchanged set
     of mentions reuses its fit.
     """
-    con = connect(db_path)
     parameters = {"n_bootstrap": n_bootstrap, "seed": seed, "refit": refit, "period": period,
                   "min_segment_mentions": min_segment_mentions}
-    run_id = start_run(con, "rank_needs", parameters)
-    try:
+    with recorded_run(db_path, "rank_needs", parameters, wait_s) as run:
+        con, run_id = run.con, run.run_id
         started = time.perf_counter()
         data = con.execute(MENTIONS_SQL).fetch_arrow_table()
         if data.num_rows == 0:
             log.warning("no need mentions yet: nothing to rank")
-            finish_run(con, run_id, "completed", counts={"mentions": 0, "themes": 0})
+            run.complete(counts={"mentions": 0, "themes": 0})
             return {"run_id": run_id, "mentions": 0, "themes": 0, "outliers": 0, "theme_fit_id": None}
         ids = data.column("sentence_id").to_pylist()
         previous = load_previous_fit(con)
         digest = mentions_digest(ids, parameters)
         if previous and not refit and previous.mentions_digest == digest:
             log.info("need mentions unchanged since fit %s: ranking kept", previous.fit_id)
-            finish_run(con, run_id, "completed", counts={"mentions": len(ids), "reused_fit": True})
+            run.complete(counts={"mentions": len(ids), "reused_fit": True})
             return {"run_id": run_id, "mentions": len(ids), "themes": previous.n_themes,
                     "outliers": previous.n_outliers, "theme_fit_id": previous.fit_id, "kind": "reused"}
 
@@ -139,14 +138,9 @@ def rank_needs(db_path: str = str(DEFAULT_DB_PATH), n_bootstrap: int = 300, seed
                   sentence_ids=ids, ranking=ranking, shares=shares, segments=segments, id_map=fit.id_map)
         counts = {"mentions": len(ids), "themes": len(fit.model.themes_), "outliers": fit.model.outliers_["size"],
                   "emerging": sum(t["emerging"] for t in fit.model.themes_)}
-        finish_run(con, run_id, "completed", counts=counts, model_versions={"themes": THEME_MODEL},
-                   timings={"rank_s": round(time.perf_counter() - started, 3)})
+        run.complete(counts=counts, model_versions={"themes": THEME_MODEL},
+                     timings={"rank_s": round(time.perf_counter() - started, 3)})
         log.info("%s fit %s: %d need mentions in %d themes, %d outliers (%.1f%%), %d emerging", fit.kind, fit_id,
                  len(ids), counts["themes"], counts["outliers"], 100 * fit.model.outliers_["share"],
                  counts["emerging"])
         return {"run_id": run_id, **counts, "theme_fit_id": fit_id, "kind": fit.kind}
-    except Exception as exc:
-        finish_run(con, run_id, "failed", error=f"{type(exc).__name__}: {exc}")
-        raise
-    finally:
-        con.close()

@@ -10,7 +10,8 @@ import csv
 import gzip
 import io
 import json
-import sys
+import os
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,10 +21,14 @@ FORMATS = ("csv", "tsv", "jsonl", "json", "parquet")
 _EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
                ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
 _GZIP_MAGIC = b"\x1f\x8b"
+_SPACE = re.compile(r"\s*")
 _SNIFF_BYTES = 64 * 1024
 _RAW_PREVIEW_CHARS = 100_000
+_JSON_CHUNK_CHARS = 1 << 20
+MAX_ROW_CHARS = int(os.environ.get("UNMET_MAX_ROW_CHARS", str(16 << 20)))          # one record, any format
+MAX_JSON_DOCUMENT_CHARS = int(os.environ.get("UNMET_MAX_JSON_DOCUMENT_CHARS", str(256 << 20)))
 
-csv.field_size_limit(sys.maxsize)
+csv.field_size_limit(MAX_ROW_CHARS)
 
 
 class SourceError(Exception):
@@ -165,7 +170,14 @@ def _iter_delimited(path: Path, fmt: str, encoding: str) -> Iterator[RawRow]:
 
 def _iter_jsonl(path: Path, fmt: str, encoding: str) -> Iterator[RawRow]:
     with _text_stream(path, encoding) as fh:
-        for number, line in enumerate(fh, start=1):
+        number = 0
+        while line := fh.readline(MAX_ROW_CHARS + 1):
+            number += 1
+            if len(line) > MAX_ROW_CHARS and not line.endswith("\n"):
+                while (rest := fh.readline(MAX_ROW_CHARS)) and not rest.endswith("\n"):
+                    pass  # skip the rest of the oversized line without holding it
+                yield RawRow(number, None, printable_raw(line[:1000]), f"row larger than {MAX_ROW_CHARS} characters")
+                continue
             if not line.strip():
                 continue
             raw = printable_raw(line.rstrip("\r\n"))
@@ -184,8 +196,16 @@ def _iter_jsonl(path: Path, fmt: str, encoding: str) -> Iterator[RawRow]:
 
 
 def _iter_json(path: Path, fmt: str, encoding: str) -> Iterator[RawRow]:
+    """A top-level array is streamed element by element; other shapes (API responses) are loaded whole."""
     with _text_stream(path, encoding) as fh:
-        text = fh.read()
+        head = fh.read(_JSON_CHUNK_CHARS)
+        if head.lstrip().startswith("["):
+            yield from _stream_json_array(path, fh, head, encoding)
+            return
+        text = head + fh.read(MAX_JSON_DOCUMENT_CHARS + 1 - len(head))
+        if len(text) > MAX_JSON_DOCUMENT_CHARS:
+            raise SourceError(f"{path}: JSON document over {MAX_JSON_DOCUMENT_CHARS} characters that is not a "
+                              f"top-level array; export it as JSON Lines (one object per line) to stream it")
     if has_undecodable(text):
         raise SourceError(f"{path}: undecodable bytes (not valid {encoding}); a JSON document must decode whole")
     if not text.strip():
@@ -201,11 +221,78 @@ def _iter_json(path: Path, fmt: str, encoding: str) -> Iterator[RawRow]:
             f"response with 'data', or a Reddit listing)"
         )
     for number, value in enumerate(records, start=1):
-        raw = printable_raw(json.dumps(value, ensure_ascii=False, default=str))
-        if not isinstance(value, dict):
-            yield RawRow(number, None, raw, f"expected a JSON object, found {type(value).__name__}")
+        yield _json_row(number, value)
+
+
+def _json_row(number: int, value) -> RawRow:
+    raw = printable_raw(json.dumps(value, ensure_ascii=False, default=str))
+    if not isinstance(value, dict):
+        return RawRow(number, None, raw, f"expected a JSON object, found {type(value).__name__}")
+    return RawRow(number, value, raw)
+
+
+def _stream_json_array(path: Path, fh, buffer: str, encoding: str) -> Iterator[RawRow]:
+    """Decode ``[obj, obj, ...]`` one element at a time, holding one element (and one chunk) in memory.
+
+    A trailing comma before ``]`` is tolerated; anything else malformed ends the file with a
+    :class:`SourceError` naming the line, after the elements before it were yielded.
+    """
+    decoder = json.JSONDecoder()
+    line, pos, eof, number = 1, buffer.index("[") + 1, False, 0
+
+    def advance(to: int) -> None:
+        nonlocal line, pos
+        line += buffer.count("\n", pos, to)
+        pos = to
+
+    def refill() -> bool:
+        nonlocal buffer, pos, eof
+        if eof:
+            return False
+        chunk = fh.read(max(_JSON_CHUNK_CHARS, len(buffer) - pos))
+        eof = not chunk
+        buffer, pos = buffer[pos:] + chunk, 0
+        return bool(chunk)
+
+    def skip_space() -> str | None:
+        while True:
+            advance(_SPACE.match(buffer, pos).end())
+            if pos < len(buffer):
+                return buffer[pos]
+            if not refill():
+                return None
+
+    expect_value = True
+    while True:
+        ch = skip_space()
+        if ch is None:
+            raise SourceError(f"{path}:{line}: JSON array is truncated (no closing ']'); "
+                              f"the {number} element(s) before it were read")
+        if ch == "]":
+            return
+        if not expect_value:
+            if ch != ",":
+                raise SourceError(f"{path}:{line}: invalid JSON (expected ',' or ']' between array elements)")
+            advance(pos + 1)
+            expect_value = True
+            continue
+        while True:
+            try:
+                value, end = decoder.raw_decode(buffer, pos)
+                break
+            except json.JSONDecodeError as exc:
+                if len(buffer) - pos > MAX_ROW_CHARS or not refill():
+                    where = line + buffer.count("\n", pos, exc.pos)
+                    raise SourceError(f"{path}:{where}: invalid JSON ({exc.msg}) in array element {number + 1}"
+                                      ) from None
+        number += 1
+        element = buffer[pos:end]
+        advance(end)
+        if has_undecodable(element):
+            yield RawRow(number, None, printable_raw(element), f"undecodable bytes (not valid {encoding})")
         else:
-            yield RawRow(number, value, raw)
+            yield _json_row(number, value)
+        expect_value = False
 
 
 def _records_from_document(document) -> list | None:

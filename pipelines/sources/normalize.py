@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,9 +15,10 @@ import pyarrow as pa
 from dateutil import parser as date_parser
 
 from pipelines.config import MAX_TEXT_CHARS
-from pipelines.sources.adapters import ADAPTERS_BY_NAME, Adapter, detect_adapter
+from pipelines.sources.adapters import ADAPTERS_BY_NAME, ALIASES, Adapter, detect_adapter, normalize_key
 from pipelines.sources.clean import clean_text
-from pipelines.sources.formats import SourceError, iter_rows
+from pipelines.sources.formats import SourceError, iter_rows, printable_raw
+from pipelines.sources.redact import RedactionPolicy, redact
 
 RECORD_SCHEMA = pa.schema([
     ("feedback_id", pa.string()), ("source_kind", pa.string()), ("source_name", pa.string()),
@@ -47,10 +50,14 @@ class IngestOptions:
     date_format: str | None = None
     author_salt: str = ""
     max_text_chars: int = MAX_TEXT_CHARS
+    redaction: RedactionPolicy = field(default_factory=RedactionPolicy)
+    batch_rows: int = 5000
 
 
 @dataclass
 class NormalizedFile:
+    """Records and quarantine entries of one file, or of one batch of its rows."""
+
     path: str
     adapter: str | None
     records: pa.Table
@@ -170,7 +177,8 @@ def build_record(fields: dict, adapter: Adapter, options: IngestOptions, source_
     if len(raw_text) > options.max_text_chars:
         raise RowRejected(f"text too long ({len(raw_text)} chars > {options.max_text_chars})")
     source_kind = options.source_kind or adapter.source_kind
-    text = clean_text(raw_text, social=source_kind == "social")
+    social = source_kind == "social"
+    text = redact(clean_text(raw_text, social=social), options.redaction, social)
     if not text:
         raise RowRejected("no text after cleaning (markup or whitespace only)")
     created_at = parse_timestamp(fields.get("created_at"), options.date_format)
@@ -179,11 +187,12 @@ def build_record(fields: dict, adapter: Adapter, options: IngestOptions, source_
     author = _as_text(fields.get("author"), "author")
     author_hash = _hash(options.author_salt, author, size=16) if author else None
     language = _as_text(fields.get("language"), "language") or detect_language(text)
-    return {
+    return {  # the id hashes the original text, so ids do not change with the redaction settings
         "feedback_id": _hash(source_kind, source_name, source_id, created_at.isoformat() if created_at else None,
                              author_hash, raw_text),
         "source_kind": source_kind, "source_name": source_name, "source_id": source_id,
-        "adapter": adapter.name, "text": text, "raw_text": raw_text, "created_at": created_at,
+        "adapter": adapter.name, "text": text, "raw_text": redact(raw_text, options.redaction, social),
+        "created_at": created_at,
         "rating": rating, "author_hash": author_hash,
         "product": _as_text(fields.get("product"), "product"), "url": _as_text(fields.get("url"), "url"),
         "language": language.lower()[:8],
@@ -197,8 +206,33 @@ def source_name_for(path: Path) -> str:
     return name or path.name
 
 
-def normalize_file(path: str | Path, options: IngestOptions) -> NormalizedFile:
-    """Read one file into records and quarantine entries: every row read ends in exactly one of them."""
+def _author_keys(adapter: Adapter | None) -> set[str]:
+    names = ALIASES["author"] + (adapter.columns.get("author", ()) if adapter else ())
+    return {normalize_key(n) for n in names}
+
+
+def redact_payload(value, options: IngestOptions, author_keys: set[str], social: bool):
+    """The row as stored for reprocessing: strings redacted, author fields replaced by their salted hash."""
+    if isinstance(value, dict):
+        return {k: (f"author:{_hash(options.author_salt, str(v), size=16)}"
+                    if normalize_key(k) in author_keys and v not in (None, "")
+                    else redact_payload(v, options, author_keys, social)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_payload(v, options, author_keys, social) for v in value]
+    return redact(value, options.redaction, social) if isinstance(value, str) else value
+
+
+def _payload_json(fields: dict, options: IngestOptions, adapter: Adapter | None, social: bool) -> str:
+    cleaned = redact_payload(fields, options, _author_keys(adapter), social)
+    return printable_raw(json.dumps(cleaned, ensure_ascii=False, default=str))
+
+
+def normalize_batches(path: str | Path, options: IngestOptions) -> Iterator[NormalizedFile]:
+    """Stream one file as batches of records and quarantine entries; every row read ends in exactly one.
+
+    Memory holds one batch (``options.batch_rows`` rows), whatever the file's size. Personal data is
+    redacted here, before anything can be stored or logged.
+    """
     path = Path(path)
     if not path.is_file():
         raise SourceError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
@@ -210,33 +244,53 @@ def normalize_file(path: str | Path, options: IngestOptions) -> NormalizedFile:
     records: list[dict] = []
     quarantined: list[dict] = []
 
+    def is_social() -> bool:
+        return (options.source_kind or (adapter.source_kind if adapter else "review")) == "social"
+
     def quarantine(line: int, reason: str, raw: str) -> None:
+        reason = redact(reason, options.redaction, is_social())
         quarantined.append({
             "quarantine_id": _hash(source_name, str(line), reason, raw),
             "source_file": str(path), "source_line": line, "source_name": source_name,
             "reason": reason, "raw_payload": raw,
         })
 
+    def batch() -> NormalizedFile:
+        out = NormalizedFile(str(path), adapter.name if adapter else None,
+                             pa.Table.from_pylist(records, schema=RECORD_SCHEMA),
+                             pa.Table.from_pylist(quarantined, schema=QUARANTINE_SCHEMA))
+        records.clear()
+        quarantined.clear()
+        return out
+
     try:
         for row in iter_rows(path, options.fmt, options.encoding):
             if row.error:
-                quarantine(row.line, row.error, row.raw)
-                continue
-            adapter = adapter or detect_adapter(row.fields.keys(), options.column_map)
-            if adapter is None:
-                quarantine(row.line, "no text column found (map one with --map text=COLUMN)", row.raw)
-                continue
-            try:
-                record = build_record(adapter.extract(row.fields, options.column_map), adapter, options, source_name)
-            except RowRejected as exc:
-                quarantine(row.line, str(exc), row.raw)
-                continue
-            record.update(source_file=str(path), source_line=row.line, raw_payload=row.raw)
-            records.append(record)
+                quarantine(row.line, row.error, redact(row.raw, options.redaction, is_social()))
+            else:
+                adapter = adapter or detect_adapter(row.fields.keys(), options.column_map)
+                payload = _payload_json(row.fields, options, adapter, is_social())
+                if adapter is None:
+                    quarantine(row.line, "no text column found (map one with --map text=COLUMN)", payload)
+                else:
+                    try:
+                        record = build_record(adapter.extract(row.fields, options.column_map), adapter, options,
+                                              source_name)
+                    except RowRejected as exc:
+                        quarantine(row.line, str(exc), payload)
+                    else:
+                        record.update(source_file=str(path), source_line=row.line, raw_payload=payload)
+                        records.append(record)
+            if len(records) + len(quarantined) >= options.batch_rows:
+                yield batch()
     except SourceError as exc:
         quarantine(0, str(exc), "")
-    return NormalizedFile(
-        str(path), adapter.name if adapter else None,
-        pa.Table.from_pylist(records, schema=RECORD_SCHEMA),
-        pa.Table.from_pylist(quarantined, schema=QUARANTINE_SCHEMA),
-    )
+    yield batch()
+
+
+def normalize_file(path: str | Path, options: IngestOptions) -> NormalizedFile:
+    """Read one whole file into records and quarantine entries (tests, validation, small files)."""
+    batches = list(normalize_batches(path, options))
+    return NormalizedFile(str(path), next((b.adapter for b in reversed(batches) if b.adapter), None),
+                          pa.concat_tables([b.records for b in batches]),
+                          pa.concat_tables([b.quarantine for b in batches]))

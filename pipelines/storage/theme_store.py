@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 
 from models.themes import ThemeModel
+from pipelines.faults import checkpoint
 
 
 def mention_keys(mentions: pa.Table) -> list[str]:
@@ -125,6 +126,7 @@ def write_fit(con: duckdb.DuckDBPyConnection, *, fit_id: str, digest: str, kind:
         if not id_map.empty:
             con.execute("""INSERT INTO theme_id_map SELECT theme_fit_id, previous_fit_id, old_theme_id, new_theme_id,
                            shared_mentions, share_of_old FROM new_id_map""")
+        checkpoint("rank.before_commit")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
