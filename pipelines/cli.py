@@ -23,8 +23,9 @@ def _column_map(pairs: list[str]) -> dict[str, str]:
     return mapping
 
 
-def _print_table(con, sql: str, params=None, fmt: str = "table", title: str | None = None) -> None:
-    result = con.execute(sql, params or [])
+def _print_table(con, sql, params=None, fmt: str = "table", title: str | None = None, prepared: bool = False) -> None:
+    """Print a query's rows; ``prepared`` means ``sql`` is an already executed result."""
+    result = sql if prepared else con.execute(sql, params or [])
     columns = [d[0] for d in result.description]
     rows = result.fetchall()
     if fmt == "json":
@@ -66,6 +67,7 @@ def cmd_run(args) -> int:
         encoder=args.encoder, device=args.device, batch_documents=args.batch_documents,
         sentiment_head=args.sentiment_head, sentiment_labels=args.sentiment_labels,
         refit_themes=args.refit_themes, period=args.period, report_path=str(args.report) if args.report else None,
+        batch_rows=args.batch_rows, redact_handles=not args.keep_handles, wait_s=args.wait,
     )
     ingest, analysis, rank = result["ingest"], result["analyze"], result["rank"]
     print(f"rows read {ingest['rows_read']} = stored {ingest['stored']} ({ingest['new_documents']} new) "
@@ -83,20 +85,20 @@ def cmd_run(args) -> int:
     return 0
 
 
-def open_for_query(db: Path):
-    """Read-only connection that cannot touch files outside the database."""
+def cmd_query(args) -> int:
     import duckdb
 
-    from pipelines.storage import WarehouseBusy, WarehouseError
+    from pipelines.storage.readonly import open_for_query, run_query
 
-    if not Path(db).exists():
-        raise WarehouseError(f"no database at {db}: run `unmet run INPUT --db {db}` first")
+    con = open_for_query(args.db, wait_s=args.wait)
     try:
-        return duckdb.connect(str(db), read_only=True, config={"enable_external_access": False})
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise WarehouseBusy(f"database {db} is busy: a run is writing to it; retry when it ends") from exc
-        raise WarehouseError(f"cannot open database {db}: {exc}") from exc
+        _print_table(con, run_query(con, args.sql), fmt=args.format, prepared=True)
+    except duckdb.Error as exc:
+        print(f"error: query failed: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        con.close()
+    return 0
 
 
 def cmd_report(args) -> int:
@@ -142,22 +144,10 @@ def cmd_validate(args) -> int:
     return 0
 
 
-def cmd_query(args) -> int:
-    import duckdb
-
-    con = open_for_query(args.db)
-    try:
-        _print_table(con, args.sql, fmt=args.format)
-    except duckdb.Error as exc:
-        print(f"error: query failed: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return EXIT_USAGE
-    finally:
-        con.close()
-    return 0
-
-
 def cmd_status(args) -> int:
-    con = open_for_query(args.db)
+    from pipelines.storage.readonly import open_for_query
+
+    con = open_for_query(args.db, wait_s=args.wait)
     try:
         _print_table(con, """SELECT (SELECT count(*) FROM documents) AS documents,
                                     (SELECT count(*) FROM quarantine) AS quarantined,
@@ -270,6 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--refit-themes", action="store_true", help="refit themes from scratch (ids mapped, not kept)")
     run.add_argument("--period", default="auto", choices=["auto", "day", "week", "month"], help="trend period")
     run.add_argument("--report", type=Path, help="also write the HTML report here")
+    run.add_argument("--batch-rows", type=int, default=5000, help="rows read and written per ingest transaction")
+    run.add_argument("--keep-handles", action="store_true",
+                     help="do not mask @handles in social posts (other personal data is always masked)")
+    run.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                     help="if another run holds the database, wait this long for it instead of refusing")
     run.set_defaults(handler=cmd_run)
 
     report = sub.add_parser("report", help="write the self-contained HTML report of the latest ranking")
@@ -294,10 +289,14 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("sql")
     query.add_argument("--db", type=Path, default=DEFAULT_DB_PATH)
     query.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    query.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                       help="when a run is writing, retry for up to this long instead of failing at once")
     query.set_defaults(handler=cmd_query)
 
     status = sub.add_parser("status", help="show counts and recent runs")
     status.add_argument("--db", type=Path, default=DEFAULT_DB_PATH)
+    status.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                        help="when a run is writing, retry for up to this long instead of failing at once")
     status.set_defaults(handler=cmd_status)
 
     train = sub.add_parser("train", help="retrain the default heads (and optionally the encoder adapter)")

@@ -10,6 +10,7 @@ from pipelines.flows.analyze import analyze_feedback
 from pipelines.flows.ingest import ingest_feedback
 from pipelines.flows.rank import rank_needs
 from pipelines.report import build_report
+from pipelines.storage.runs import run_lock
 
 
 @flow(name="feedback_pipeline", log_prints=True)
@@ -19,18 +20,23 @@ def feedback_pipeline(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), so
                       encoder: str | None = None, spacy_model: str | None = None, device: str | None = None,
                       batch_documents: int = 1000, n_bootstrap: int = 300, seed: int = 0,
                       sentiment_head: str | None = None, sentiment_labels: str | None = None,
-                      refit_themes: bool = False, period: str = "auto", report_path: str | None = None) -> dict:
+                      refit_themes: bool = False, period: str = "auto", report_path: str | None = None,
+                      batch_rows: int = 5000, redact_handles: bool = True, wait_s: float = 0.0) -> dict:
     """Ingest → analyse (only what is new for these model versions) → rank → optional HTML report.
 
     Themes keep their ids between runs; ``refit_themes`` refits them and records the old → new id map.
+    The database's run lock is held throughout: a second pipeline on the same database waits ``wait_s``
+    seconds for it, then refuses with a clear message.
     """
-    ingest = ingest_feedback(inputs, db_path, source_kind=source_kind, source_name=source_name, fmt=fmt,
-                             adapter=adapter, column_map=column_map, date_format=date_format)
-    analysis = analyze_feedback(db_path, encoder=encoder, spacy_model=spacy_model, device=device,
-                                batch_documents=batch_documents, sentiment_head=sentiment_head,
-                                sentiment_labels=sentiment_labels)
-    ranking = rank_needs(db_path, n_bootstrap=n_bootstrap, seed=seed, refit=refit_themes, period=period)
-    report = write_report(db_path, report_path) if report_path and ranking["theme_fit_id"] else None
+    with run_lock(db_path, wait_s):
+        ingest = ingest_feedback(inputs, db_path, source_kind=source_kind, source_name=source_name, fmt=fmt,
+                                 adapter=adapter, column_map=column_map, date_format=date_format,
+                                 batch_rows=batch_rows, redact_handles=redact_handles)
+        analysis = analyze_feedback(db_path, encoder=encoder, spacy_model=spacy_model, device=device,
+                                    batch_documents=batch_documents, sentiment_head=sentiment_head,
+                                    sentiment_labels=sentiment_labels)
+        ranking = rank_needs(db_path, n_bootstrap=n_bootstrap, seed=seed, refit=refit_themes, period=period)
+        report = write_report(db_path, report_path) if report_path and ranking["theme_fit_id"] else None
     return {"ingest": ingest, "analyze": analysis, "rank": ranking, "report": report}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import json
 import os
 import re
@@ -50,8 +51,43 @@ def is_gzip(path: Path) -> bool:
         return fh.read(2) == _GZIP_MAGIC
 
 
+class _SalvagingGunzip(io.RawIOBase):
+    """Gunzip that hands out everything decompressible before it reports a truncated or corrupt stream,
+    so the rows of a partly downloaded export are kept and only the cut tail is reported."""
+
+    def __init__(self, path: Path):
+        self._file = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._inflate = zlib.decompressobj(wbits=31)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            if self._inflate.eof:  # a member ended: concatenated gzip members continue the stream
+                rest = self._inflate.unused_data
+                if not rest and not (rest := self._file.read(1 << 16)):
+                    return 0
+                self._inflate = zlib.decompressobj(wbits=31)
+                self._pending = self._inflate.decompress(rest)
+                continue
+            chunk = self._file.read(1 << 16)
+            if not chunk:
+                raise EOFError("compressed file ended before the end-of-stream marker (truncated download?)")
+            self._pending = self._inflate.decompress(chunk)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
 def _open_binary(path: Path):
-    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+    return io.BufferedReader(_SalvagingGunzip(path)) if is_gzip(path) else open(path, "rb")
 
 
 def format_from_extension(path: Path) -> str | None:
@@ -67,8 +103,10 @@ def detect_format(path: Path) -> str:
     if fmt := format_from_extension(path):
         return fmt
     try:
+        head = b""
         with _open_binary(path) as fh:
-            head = fh.read(_SNIFF_BYTES)
+            while len(head) < _SNIFF_BYTES and (chunk := fh.read1(_SNIFF_BYTES - len(head))):
+                head += chunk
     except (OSError, EOFError, zlib.error) as exc:
         raise SourceError(f"{path}: cannot read file to detect its format ({exc})") from exc
     return sniff_format(head, path)
@@ -114,6 +152,11 @@ def iter_rows(path: Path, fmt: str | None = None, encoding: str = "utf-8") -> It
 def _text_stream(path: Path, encoding: str):
     # surrogateescape keeps undecodable bytes visible, so the affected rows (not the file) fail.
     enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    if enc == "utf-8-sig":
+        with _open_binary(path) as fh:
+            bom = fh.read(2)
+        if bom in (b"\xff\xfe", b"\xfe\xff"):  # Excel's "Unicode text" export is UTF-16 with a BOM
+            enc = "utf-16"
     return io.TextIOWrapper(_open_binary(path), encoding=enc, errors="surrogateescape", newline="")
 
 
@@ -130,14 +173,12 @@ def printable_raw(text: str) -> str:
 
 def _iter_delimited(path: Path, fmt: str, encoding: str) -> Iterator[RawRow]:
     with _text_stream(path, encoding) as fh:
+        first_line = fh.readline(_SNIFF_BYTES)
+        lines = itertools.chain([first_line], fh)  # no seek back: a compressed stream may not allow it
+        delimiter = "\t"
         if fmt == "csv":
-            sample = fh.read(_SNIFF_BYTES)
-            fh.seek(0)
-            first_line = sample.partition("\n")[0]
             delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-        else:
-            delimiter = "\t"
-        reader = csv.reader(fh, delimiter=delimiter)
+        reader = csv.reader(lines, delimiter=delimiter)
         try:
             header = next(reader)
         except StopIteration:

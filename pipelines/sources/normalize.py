@@ -6,6 +6,7 @@ import functools
 import hashlib
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +33,8 @@ QUARANTINE_SCHEMA = pa.schema([
     ("source_name", pa.string()), ("reason", pa.string()), ("raw_payload", pa.string()),
 ])
 _EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+_MISSING = {"", "nan", "nat", "null", "none", "n/a", "na", "-"}  # how exports spell an empty cell
+_COMPACT_DATE = re.compile(r"^(?:19[9]\d|20\d\d)(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])$")  # 20150224
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
@@ -82,12 +85,14 @@ def parse_timestamp(value, date_format: str | None = None) -> datetime | None:
             return parse_timestamp(datetime.strptime(value.strip(), date_format))
         except ValueError:
             raise RowRejected(f"date {value.strip()[:60]!r} does not match format {date_format!r}") from None
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None or (isinstance(value, str) and value.strip().lower() in _MISSING):
         return None
     if isinstance(value, bool):
         raise RowRejected(f"wrong type for date: {value!r}")
     if isinstance(value, datetime):
         parsed = value
+    elif isinstance(value, str) and _COMPACT_DATE.match(value.strip()):
+        parsed = datetime.strptime(value.strip(), "%Y%m%d")
     elif isinstance(value, int | float) or _looks_numeric(value):
         number = float(value)
         if math.isnan(number):

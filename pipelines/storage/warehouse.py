@@ -53,15 +53,24 @@ def connect(db_path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConn
     return con
 
 
-def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
+def applied_versions(con: duckdb.DuckDBPyConnection) -> dict[int, str]:
+    """Applied migration versions and the checksums they were applied with."""
     con.execute("""CREATE TABLE IF NOT EXISTS schema_migrations (
         version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, checksum VARCHAR NOT NULL,
         applied_at TIMESTAMPTZ NOT NULL)""")
-    return {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    return dict(con.execute("SELECT version, checksum FROM schema_migrations").fetchall())
+
+
+def _checksum(sql: str) -> str:
+    return hashlib.sha256(sql.encode()).hexdigest()
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Apply the migrations not yet recorded, each in its own transaction; return their names."""
+    """Apply the migrations not yet recorded, each in its own transaction; return their names.
+
+    Running it again applies nothing. A database migrated by a newer unmet, or with a migration that
+    has since been edited, is refused rather than half-understood.
+    """
     done = applied_versions(con)
     known = migration_files()
     newest_known = max(v for v, _, _ in known)
@@ -72,12 +81,15 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     applied = []
     for version, name, sql in known:
         if version in done:
+            if done[version] != _checksum(sql):
+                raise WarehouseError(f"migration {name} differs from the one applied to this database; "
+                                     f"migrations are append-only: add a new numbered file instead")
             continue
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(sql)
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
-                        [version, name, hashlib.sha256(sql.encode()).hexdigest(), datetime.now(UTC)])
+                        [version, name, _checksum(sql), datetime.now(UTC)])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
