@@ -6,6 +6,7 @@ An adapter only *picks* values; typing, cleaning and validation happen in ``norm
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
+@functools.lru_cache(maxsize=4096)  # called for every key of every row; exports have few distinct keys
 def normalize_key(key: str) -> str:
     return re.sub(r"[\s.\-]+", "_", str(key).strip().lstrip("\ufeff")).lower()
 

@@ -160,8 +160,11 @@ def _text_stream(path: Path, encoding: str):
     return io.TextIOWrapper(_open_binary(path), encoding=enc, errors="surrogateescape", newline="")
 
 
+_UNDECODABLE = re.compile("[\udc80-\udcff]")  # where surrogateescape put bytes the encoding rejected
+
+
 def has_undecodable(text: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in text)
+    return _UNDECODABLE.search(text) is not None
 
 
 def printable_raw(text: str) -> str:

@@ -33,6 +33,7 @@ QUARANTINE_SCHEMA = pa.schema([
     ("source_name", pa.string()), ("reason", pa.string()), ("raw_payload", pa.string()),
 ])
 _EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+_LETTER = re.compile(r"[^\W\d_]")
 _MISSING = {"", "nan", "nat", "null", "none", "n/a", "na", "-"}  # how exports spell an empty cell
 _COMPACT_DATE = re.compile(r"^(?:19[9]\d|20\d\d)(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])$")  # 20150224
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -99,7 +100,10 @@ def parse_timestamp(value, date_format: str | None = None) -> datetime | None:
             return None
         for divisor in (1, 1e3, 1e6):  # seconds, milliseconds, microseconds
             if abs(number / divisor) < 1e11:
-                parsed = datetime.fromtimestamp(number / divisor, tz=UTC)
+                try:
+                    parsed = datetime.fromtimestamp(number / divisor, tz=UTC)
+                except (ValueError, OverflowError, OSError):
+                    raise RowRejected(f"implausible date {value!r}") from None
                 break
         else:
             raise RowRejected(f"unparseable date {value!r}")
@@ -167,7 +171,7 @@ def _language_identifier():
 
 def detect_language(text: str) -> str:
     """ISO 639-1 code; short or unsure guesses default to English, which is what most feedback is."""
-    if sum(ch.isalpha() for ch in text) < 12:
+    if len(_LETTER.findall(text, 0, 200)) < 12:
         return "en"
     lang, probability = _language_identifier().classify(text)
     return lang if probability >= 0.5 else "en"

@@ -258,12 +258,13 @@ def _find_emails(text: str) -> list[Span]:
 
 _FINDERS = {"email": _find_emails, "iban": _find_ibans, "card": _find_cards, "phone": _find_phones,
             "address": _find_addresses, "handle": _find_handles}
+_DIGIT = re.compile(r"\d")
 _DIGITS_NEEDED = {"iban": 10, "card": 12, "phone": 7, "address": 1}
 
 
 def find_pii(text: str, kinds: tuple[str, ...] = KINDS) -> list[Span]:
     """Non-overlapping spans, earlier kinds in ``KINDS`` winning overlaps (an e-mail is not also a handle)."""
-    digits = sum(ch.isdigit() for ch in text) if any(k in _DIGITS_NEEDED for k in kinds) else 0
+    digits = len(_DIGIT.findall(text)) if any(k in _DIGITS_NEEDED for k in kinds) else 0
     taken: list[Span] = []
     for kind in kinds:
         if kind in _DIGITS_NEEDED and digits < _DIGITS_NEEDED[kind] and not (kind == "address" and "Box" in text):
@@ -278,7 +279,7 @@ def find_pii(text: str, kinds: tuple[str, ...] = KINDS) -> list[Span]:
 
 def redact(text: str, policy: RedactionPolicy = RedactionPolicy(), social: bool = False) -> str:  # noqa: B008
     """``text`` with every detected span replaced by its mask, e.g. ``[email]``."""
-    if not text:
+    if len(text) < 5:  # nothing personal fits (a handle needs "@" and two characters)
         return text
     spans = find_pii(text, policy.kinds(social))
     if not spans:
