@@ -41,7 +41,7 @@ class RawRow:
     """One record as found in the file, before any interpretation."""
 
     line: int
-    fields: dict | None
+    fields: dict | None  # with ``error`` set: whatever could be read, for redaction only
     raw: str
     error: str | None = None
 
@@ -203,8 +203,9 @@ def _iter_delimited(path: Path, fmt: str, encoding: str) -> Iterator[RawRow]:
             if not values or (len(values) == 1 and not values[0].strip()):
                 continue  # blank line: not a record
             raw = printable_raw(delimiter.join(values))
-            if len(values) != len(header):
-                yield RawRow(start, None, raw, f"expected {len(header)} fields, found {len(values)}")
+            if len(values) != len(header):  # fields kept by position, so author columns can still be masked
+                partial = dict(zip(header, values, strict=False)) | {"_extra_fields": values[len(header):]}
+                yield RawRow(start, partial, raw, f"expected {len(header)} fields, found {len(values)}")
                 continue
             if any(has_undecodable(v) for v in values):
                 yield RawRow(start, None, raw, f"undecodable bytes (not valid {encoding})")

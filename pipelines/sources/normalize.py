@@ -275,7 +275,9 @@ def normalize_batches(path: str | Path, options: IngestOptions) -> Iterator[Norm
     try:
         for row in iter_rows(path, options.fmt, options.encoding):
             if row.error:
-                quarantine(row.line, row.error, redact(row.raw, options.redaction, is_social()))
+                payload = (_payload_json(row.fields, options, adapter, is_social()) if row.fields is not None
+                           else redact(row.raw, options.redaction, is_social()))
+                quarantine(row.line, row.error, payload)
             else:
                 adapter = adapter or detect_adapter(row.fields.keys(), options.column_map)
                 payload = _payload_json(row.fields, options, adapter, is_social())
