@@ -240,3 +240,52 @@ def test_migrations_run_twice_and_refuse_edits_and_newer_schemas(tmp_path, monke
     with pytest.raises(WarehouseError, match="newer than this unmet"):
         migrate(con)
     con.close()
+
+
+def test_transient_failures_are_retried_and_permanent_ones_fail_the_run_clearly(tmp_path, monkeypatch,
+                                                                                prefect_harness):
+    from pipelines.flows import ingest as ingest_module
+    from pipelines.sources.normalize import normalize_batches
+
+    source = tmp_path / "one.csv"
+    source.write_text("id,text\n1,The hinge snapped after a week.\n", encoding="utf-8")
+    calls = []
+
+    def flaky(path, options):
+        calls.append(path)
+        if len(calls) == 1:
+            raise OSError("NFS server not responding")  # transient: the retry reads the file again
+        yield from normalize_batches(path, options)
+
+    monkeypatch.setattr(ingest_module, "normalize_batches", flaky)
+    db = tmp_path / "retry.duckdb"
+    assert ingest_module.ingest_feedback([str(source)], str(db))["new_documents"] == 1
+    assert len(calls) == 2
+
+    calls.clear()
+
+    def broken(path, options):
+        calls.append(path)
+        raise ValueError("adapter bug: cannot map column 'text'")
+        yield  # a generator, like the real one
+
+    monkeypatch.setattr(ingest_module, "normalize_batches", broken)
+    with pytest.raises(ValueError, match="adapter bug"):
+        ingest_module.ingest_feedback([str(source)], str(db))
+    assert len(calls) == 1  # permanent: not retried
+    with duckdb.connect(str(db), read_only=True) as con:
+        status, error = con.execute("SELECT status, error FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
+    assert status == "failed" and error == "ValueError: adapter bug: cannot map column 'text'"
+
+
+@pytest.mark.parametrize("error, transient", [
+    (OSError("stale NFS handle"), True), (TimeoutError(), True), (ConnectionResetError(), True),
+    (FileNotFoundError("gone"), False), (PermissionError("denied"), False), (ValueError("bug"), False),
+])
+def test_what_counts_as_transient(error, transient):
+    from pipelines.flows.retry import is_transient
+    from pipelines.sources import SourceError
+    from pipelines.storage import WarehouseBusy
+
+    assert is_transient(error) is transient
+    assert is_transient(WarehouseBusy("busy")) and not is_transient(SourceError("bad file"))

@@ -115,7 +115,7 @@ def test_query_refuses_everything_but_reads(warehouse, sql, capsys):
     from pipelines.cli import main
 
     assert main(["query", sql, "--db", str(warehouse / "q.duckdb")]) == 2
-    assert "only reads" in capsys.readouterr().err
+    assert "is read-only (SELECT and EXPLAIN only)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("sql", ["SELECT * FROM read_csv('{secret}')", "SELECT * FROM read_text('/etc/passwd')",

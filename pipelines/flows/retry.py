@@ -9,7 +9,7 @@ _PERMANENT_OS_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, SourceError | _PERMANENT_OS_ERRORS):
+    if isinstance(exc, (SourceError, *_PERMANENT_OS_ERRORS)):
         return False
     return isinstance(exc, OSError | TimeoutError | ConnectionError | WarehouseBusy)
 

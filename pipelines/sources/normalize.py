@@ -34,6 +34,7 @@ QUARANTINE_SCHEMA = pa.schema([
 ])
 _EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 _LETTER = re.compile(r"[^\W\d_]")
+_DEFAULT_A, _DEFAULT_B = datetime(2000, 1, 1), datetime(2001, 2, 2)  # two fills reveal a missing year
 _MISSING = {"", "nan", "nat", "null", "none", "n/a", "na", "-"}  # how exports spell an empty cell
 _COMPACT_DATE = re.compile(r"^(?:19[9]\d|20\d\d)(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])$")  # 20150224
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -72,8 +73,11 @@ class NormalizedFile:
         return self.records.num_rows + self.quarantine.num_rows
 
 
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?", re.ASCII)  # ASCII: "¹" is a digit to str.isdigit, not to float()
+
+
 def _looks_numeric(value) -> bool:
-    return isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit()
+    return isinstance(value, str) and _NUMBER.fullmatch(value.strip()) is not None
 
 
 def parse_timestamp(value, date_format: str | None = None) -> datetime | None:
@@ -113,9 +117,12 @@ def parse_timestamp(value, date_format: str | None = None) -> datetime | None:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             try:
-                parsed = date_parser.parse(text)
+                parsed = date_parser.parse(text, default=_DEFAULT_A)
+                without_year = date_parser.parse(text, default=_DEFAULT_B).year != parsed.year
             except (ValueError, OverflowError) as exc:
                 raise RowRejected(f"unparseable date {text[:60]!r}") from exc
+            if without_year:  # dateutil would silently take the current year
+                raise RowRejected(f"date without a year {text[:60]!r}") from None
     else:
         raise RowRejected(f"wrong type for date: {type(value).__name__}")
     parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
@@ -173,7 +180,7 @@ def detect_language(text: str) -> str:
     """ISO 639-1 code; short or unsure guesses default to English, which is what most feedback is."""
     if len(_LETTER.findall(text, 0, 200)) < 12:
         return "en"
-    lang, probability = _language_identifier().classify(text)
+    lang, probability = _language_identifier().classify(text[:1000])  # the opening says which language it is
     return lang if probability >= 0.5 else "en"
 
 

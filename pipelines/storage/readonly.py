@@ -54,7 +54,8 @@ def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyConnec
         raise QueryRefused("empty query")
     refused = [s.type.name for s in statements if s.type not in READ_STATEMENTS]
     if refused:
-        raise QueryRefused(f"`unmet query` only reads: {', '.join(sorted(set(refused)))} statements are refused")
+        raise QueryRefused(f"`unmet query` is read-only (SELECT and EXPLAIN only): "
+                           f"{', '.join(sorted(set(refused)))} statements are refused")
     for statement in statements[:-1]:
         con.execute(statement)
     return con.execute(statements[-1])

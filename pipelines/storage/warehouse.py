@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -12,6 +13,9 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+
+# DuckDB would otherwise cache up to 80% of RAM; a bounded pool keeps long ingests flat (it spills to disk).
+DUCKDB_MEMORY_LIMIT = os.environ.get("UNMET_DUCKDB_MEMORY_LIMIT", "1GB")
 
 
 class WarehouseError(Exception):
@@ -41,7 +45,7 @@ def connect(db_path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConn
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": DUCKDB_MEMORY_LIMIT})
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise WarehouseBusy(
