@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/unmet run data/sample --db $(DB)
 
 test: $(STAMP)
-	$(BIN)/ruff check pipelines models tests data/sample
+	$(BIN)/ruff check pipelines models tests data/sample benchmarks
 	$(BIN)/python -m pytest -q
 
 train: $(STAMP)
