@@ -137,3 +137,13 @@ def test_the_query_connection_itself_is_locked(warehouse):
     with pytest.raises(duckdb.Error, match="locked"):
         con.execute("SET enable_external_access = true")
     assert con.execute("SELECT count(*) FROM documents").fetchone() == (0,)
+
+
+def test_no_code_path_unpickles():
+    """Model artifacts and stored state load from safetensors, JSON and DuckDB only: nothing executes on load."""
+    root = Path(__file__).resolve().parent.parent
+    unsafe = re.compile(r"^\s*(?:import pickle|from pickle|import joblib|import dill)|torch\.load\(|np\.load\(.*"
+                        r"allow_pickle=True|pd\.read_pickle", re.MULTILINE)
+    offenders = [str(p.relative_to(root)) for folder in ("pipelines", "models") for p in (root / folder).rglob("*.py")
+                 if unsafe.search(p.read_text(encoding="utf-8"))]
+    assert offenders == []
