@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from pipelines.sources import IngestOptions, SourceError, formats, normalize_file
@@ -16,7 +16,6 @@ from pipelines.sources.normalize import RowRejected, normalize_batches, parse_ti
 
 NASTY = Path(__file__).parent / "nasty" / "files"
 NASTY_FILES = sorted(NASTY.iterdir())
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 # What each nasty file must come to: (stored, quarantined). Pinned so a regression in either direction shows.
 EXPECTED = {
     "binary_junk.bin": None, "binary_junk.csv": None,  # junk: whatever splits into "rows" is all quarantined
@@ -111,7 +110,6 @@ def test_streaming_yields_bounded_batches(tmp_path):
 texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=200)
 
 
-@FUZZ
 @given(rows=st.lists(st.tuples(texts, texts, st.one_of(st.none(), texts)), max_size=30))
 def test_any_csv_rows_are_all_accounted(tmp_path, rows):
     buffer = io.StringIO()
@@ -130,7 +128,6 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
                            max_leaves=12)
 
 
-@FUZZ
 @given(values=st.lists(st.one_of(json_values, st.fixed_dictionaries({"text": json_values}),
                                  st.fixed_dictionaries({"text": texts, "date": json_values,
                                                         "rating": json_values})), max_size=25))
@@ -141,7 +138,6 @@ def test_any_jsonl_lines_are_all_accounted(tmp_path, values):
     assert result.rows_read == len(values) == result.records.num_rows + result.quarantine.num_rows
 
 
-@FUZZ
 @given(values=st.lists(st.fixed_dictionaries({"text": texts, "n": st.integers()}), max_size=40),
        chunk=st.integers(1, 64), indent=st.sampled_from([None, 1]))
 def test_streamed_json_arrays_match_the_whole_document(tmp_path, monkeypatch, values, chunk, indent):
@@ -152,7 +148,6 @@ def test_streamed_json_arrays_match_the_whole_document(tmp_path, monkeypatch, va
     assert [r.fields for r in rows] == values
 
 
-@FUZZ
 @given(data=st.binary(max_size=3000), name=st.sampled_from(["x.csv", "x.jsonl", "x.json", "x.tsv", "x.parquet",
                                                            "x.csv.gz", "x"]))
 def test_random_bytes_never_crash(tmp_path, data, name):
@@ -166,7 +161,6 @@ def test_random_bytes_never_crash(tmp_path, data, name):
     assert result.rows_read == result.records.num_rows + result.quarantine.num_rows
 
 
-@FUZZ
 @given(value=st.one_of(texts, st.integers(), st.floats(), st.booleans(), st.none(), st.datetimes()))
 def test_dates_parse_into_range_or_are_rejected_with_a_reason(value):
     try:
