@@ -6,7 +6,7 @@ DB     ?= data/warehouse/unmet.duckdb
 DATA   ?= ../shared/data
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint train clean
+.PHONY: install demo test bench lint train clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check pipelines models tests data/sample benchmarks
 	$(BIN)/python -m pytest -q
+
+# Benchmarks print figures (not part of `make test`): DOCS documents per corpus, figures also in bench.json.
+DOCS ?= 2000
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py --docs $(DOCS) --data-dir $(DATA) --json bench.json
 
 train: $(STAMP)
 	$(if $(VERSION),,$(error set VERSION, e.g. make train VERSION=1.1.0))

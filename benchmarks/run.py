@@ -1,0 +1,234 @@
+"""Benchmark suite (`make bench`): per-stage throughput, end to end, and the naive way, on real reviews.
+
+Corpora: the Amazon device reviews and the airline tweets in ../shared/data, resampled to ``--docs``
+documents (each row its own id and date). For each corpus it times every stage the pipeline runs —
+read + clean, sentence split, encode, heads, themes, DuckDB write, ranking — then the whole
+``feedback_pipeline`` flow, and compares against one-sentence-at-a-time Hugging Face inference and
+row-by-row inserts. Prints a table and writes JSON with the machine, versions and model ids.
+
+    python benchmarks/run.py --docs 2000 --json bench.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import random
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config import DEFAULT_SHARED_DATA, quiet_prefect_defaults
+
+CORPORA = {
+    "amazon": ("amazon_device_reviews/Datafiniti_Amazon_Consumer_Reviews_of_Amazon_Products.csv",
+               lambda r: (r.get("reviews.title") or "", r.get("reviews.text") or "")),
+    "airline": ("airline_tweets/Tweets_train.csv", lambda r: ("", r.get("text") or "")),
+}
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def resample(data_dir: Path, corpus: str, docs: int, out: Path, seed: int = 0) -> Path:
+    """``docs`` rows drawn with replacement from the corpus; distinct ids and dates make every row a document."""
+    csv.field_size_limit(sys.maxsize)
+    relative, pick = CORPORA[corpus]
+    with open(data_dir / relative, encoding="utf-8", newline="") as fh:
+        pool = [pick(r) for r in csv.DictReader(fh)]
+    rng, start = random.Random(seed), datetime(2024, 1, 1, tzinfo=UTC)
+    with open(out, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "title", "text", "date"])
+        for i in range(docs):
+            title, text = rng.choice(pool)
+            writer.writerow([f"{corpus}-{i}", title, text, (start + timedelta(minutes=i)).isoformat()])
+    return out
+
+
+class Stages:
+    """Times named stages; each records seconds, items, and the process's peak RSS after it."""
+
+    def __init__(self):
+        self.rows: list[dict] = []
+
+    def time(self, name: str, items: int, unit: str, fn):
+        started = time.perf_counter()
+        result = fn()
+        seconds = time.perf_counter() - started
+        self.rows.append({"stage": name, "seconds": round(seconds, 3), "items": items, "unit": unit,
+                          "per_s": round(items / max(seconds, 1e-9), 1), "peak_rss_mb": round(peak_rss_mb())})
+        return result
+
+
+def bench_stages(source: Path, workdir: Path, naive_sentences: int, naive_rows: int) -> dict:
+    import duckdb
+
+    from models.analyzer import Analyzer
+    from models.features import apply_heads
+    from models.themes import ThemeModel
+    from pipelines.flows.ingest import write_batch
+    from pipelines.ranking import rank_themes
+    from pipelines.sources import IngestOptions
+    from pipelines.sources.normalize import normalize_batches
+    from pipelines.storage import connect
+
+    stages = Stages()
+    analyzer = stages.time("load models", 1, "load", Analyzer)
+    batches = stages.time("read + clean", 0, "docs", lambda: list(normalize_batches(source, IngestOptions())))
+    docs = sum(b.records.num_rows for b in batches)
+    stages.rows[-1].update(items=docs, per_s=round(docs / stages.rows[-1]["seconds"], 1))
+    records = [r for b in batches for r in b.records.to_pylist()]
+    texts = [r["text"] for r in records]
+    split = stages.time("sentence split", docs, "docs", lambda: analyzer.segmenter.split(texts))
+    sentences = [s.text for doc in split for s in doc]
+    embeddings = stages.time("encode", len(sentences), "sentences", lambda: analyzer.encoder.encode(sentences))
+    decided = stages.time("heads", len(sentences), "sentences",
+                          lambda: apply_heads(analyzer.heads, embeddings, sentences))
+    need_classes, need_probs = decided["needs"]
+    is_need = np.array(need_classes)[need_probs.argmax(axis=1)] != "none"
+    mention_texts = [t for t, keep in zip(sentences, is_need, strict=True) if keep]
+    model = stages.time("themes", int(is_need.sum()), "mentions",
+                        lambda: ThemeModel(random_state=0).fit(embeddings[is_need], mention_texts,
+                                                               [None] * len(mention_texts)))
+    sentiment_classes, sentiment_probs = decided["sentiment"]
+    labels = np.array(sentiment_classes)[sentiment_probs.argmax(axis=1)][is_need]
+    owners = [d for d, doc in enumerate(split) for _ in doc]
+    frame = pd.DataFrame({"feedback_id": [records[owners[i]]["feedback_id"] for i in np.flatnonzero(is_need)],
+                          "need_kind": np.array(need_classes)[need_probs.argmax(axis=1)][is_need],
+                          "sentiment": labels, "theme_id": model.labels_})
+    stages.time("ranking", len(frame), "mentions", lambda: rank_themes(frame[frame["theme_id"] >= 0],
+                                                                        n_bootstrap=300))
+    analysis = analyzer.analyze([r["feedback_id"] for r in records], texts, [r["language"] for r in records])
+    con = connect(workdir / "stages.duckdb")
+
+    def write_all():
+        from pipelines.flows.analyze import write_analysis
+
+        for batch in batches:
+            write_batch(con, "bench", batch)
+        write_analysis(con, "bench", analysis)
+
+    stages.time("duckdb write", docs, "docs", write_all)
+
+    # The naive way, on the same data.
+    sample = sentences[:naive_sentences]
+    stages.time("encode (ours, same sample)", len(sample), "sentences", lambda: analyzer.encoder.encode(sample))
+    naive_hf_pipeline(analyzer, sample, stages)
+    rows = batches[0].records.slice(0, naive_rows)
+    fresh = duckdb.connect(str(workdir / "naive.duckdb"))
+    fresh.register("staged", rows)
+    fresh.execute("CREATE TABLE documents AS SELECT * FROM staged WHERE false")
+    placeholders = ", ".join("?" * rows.num_columns)
+    stages.time("insert row by row", rows.num_rows, "rows",
+                lambda: [fresh.execute(f"INSERT INTO documents VALUES ({placeholders})", list(r.values()))
+                         for r in rows.to_pylist()])
+    fresh.execute("CREATE TABLE bulk AS SELECT * FROM staged WHERE false")
+    stages.time("insert Arrow bulk", rows.num_rows, "rows",
+                lambda: fresh.execute("INSERT INTO bulk SELECT * FROM staged"))
+    fresh.close()
+    con.close()
+    return {"stages": stages.rows, "documents": docs, "sentences": len(sentences), "model_versions": analyzer.versions,
+            "device": analyzer.encoder.device}
+
+
+def naive_hf_pipeline(analyzer, sample: list[str], stages: Stages) -> None:
+    """One sentence at a time through a transformers feature-extraction pipeline (the usual first attempt)."""
+    from transformers import pipeline
+
+    extractor = pipeline("feature-extraction", model=analyzer.encoder.model_, tokenizer=analyzer.encoder.tokenizer_,
+                         device=analyzer.encoder.device)
+    stages.time("encode (naive HF pipeline, 1 at a time)", len(sample), "sentences",
+                       lambda: [np.asarray(extractor(s)).mean(axis=1) for s in sample])
+
+
+def bench_end_to_end(source: Path, workdir: Path) -> dict:
+    from prefect.testing.utilities import prefect_test_harness
+
+    from pipelines.flows.pipeline import feedback_pipeline
+
+    with prefect_test_harness(server_startup_timeout=120):
+        started = time.perf_counter()
+        result = feedback_pipeline([str(source)], str(workdir / "e2e.duckdb"))
+        seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 2), "documents": result["ingest"]["rows_read"],
+            "sentences": result["analyze"]["sentences"], "sentences_per_s": round(result["analyze"]["sentences"]
+                                                                                 / seconds, 1)}
+
+
+def machine() -> dict:
+    import duckdb
+    import torch
+    import transformers
+
+    return {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "duckdb": duckdb.__version__,
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def summarize(corpus: str, result: dict) -> dict:
+    by_stage = {row["stage"]: row for row in result["stages"]}
+    pipeline_stages = ["read + clean", "sentence split", "encode", "heads", "themes", "ranking", "duckdb write"]
+    total = sum(by_stage[s]["seconds"] for s in pipeline_stages)
+    for s in pipeline_stages:
+        by_stage[s]["share_of_pipeline"] = round(by_stage[s]["seconds"] / total, 3)
+    encode_only = by_stage["encode"]["per_s"]
+    return {
+        "corpus": corpus,
+        "end_to_end_vs_encoder_only": round(result["end_to_end"]["sentences_per_s"] / encode_only, 3),
+        "stages_sum_vs_encoder_only": round(by_stage["encode"]["seconds"] / total, 3),
+        "encoder_vs_naive_hf": round(by_stage["encode (ours, same sample)"]["per_s"]
+                                     / by_stage["encode (naive HF pipeline, 1 at a time)"]["per_s"], 1),
+        "arrow_vs_row_by_row": round(by_stage["insert Arrow bulk"]["per_s"] / by_stage["insert row by row"]["per_s"],
+                                     1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=2000, help="documents per corpus (resampled)")
+    parser.add_argument("--corpora", nargs="+", default=list(CORPORA), choices=list(CORPORA))
+    parser.add_argument("--naive-sentences", type=int, default=300)
+    parser.add_argument("--naive-rows", type=int, default=2000)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_SHARED_DATA)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    quiet_prefect_defaults()
+    from rich.console import Console
+    from rich.table import Table
+
+    report = {"machine": machine(), "docs": args.docs, "corpora": {}}
+    for corpus in args.corpora:
+        workdir = Path(tempfile.mkdtemp(prefix=f"unmet-bench-{corpus}-"))
+        source = resample(args.data_dir, corpus, args.docs, workdir / f"{corpus}.csv")
+        result = bench_stages(source, workdir, args.naive_sentences, args.naive_rows)
+        result["end_to_end"] = bench_end_to_end(source, workdir)
+        result["summary"] = summarize(corpus, result)
+        report["corpora"][corpus] = result
+        table = Table(title=f"{corpus}: {result['documents']} documents, {result['sentences']} sentences "
+                            f"({result['device']})")
+        for column in ("stage", "seconds", "items", "unit", "per_s", "share_of_pipeline", "peak_rss_mb"):
+            table.add_column(column, justify="left" if column in ("stage", "unit") else "right")
+        for row in result["stages"]:
+            table.add_row(*[str(row.get(c, "")) for c in ("stage", "seconds", "items", "unit", "per_s",
+                                                          "share_of_pipeline", "peak_rss_mb")])
+        Console(width=140).print(table)
+        print(json.dumps({"end_to_end": result["end_to_end"], **result["summary"]}))
+    print(json.dumps(report["machine"]))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
