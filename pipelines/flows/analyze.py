@@ -42,8 +42,14 @@ def analyze_batch(analyzer: Analyzer, feedback_ids: list[str], texts: list[str],
 
 PENDING_SQL = """
 SELECT d.feedback_id, d.text, d.language FROM documents d
-WHERE NOT EXISTS (SELECT 1 FROM document_analysis a WHERE a.feedback_id = d.feedback_id AND a.analysis_version = ?)
+WHERE d.feedback_id > ?
+  AND NOT EXISTS (SELECT 1 FROM document_analysis a WHERE a.feedback_id = d.feedback_id AND a.analysis_version = ?)
 ORDER BY d.feedback_id
+LIMIT ?
+"""
+PENDING_COUNT_SQL = """
+SELECT count(*) FROM documents d
+WHERE NOT EXISTS (SELECT 1 FROM document_analysis a WHERE a.feedback_id = d.feedback_id AND a.analysis_version = ?)
 """
 
 
@@ -62,18 +68,22 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = 
         started = time.perf_counter()
         analyzer = load_models(encoder, spacy_model, device, sentiment_head, sentiment_labels)
         load_s = time.perf_counter() - started
-        pending = con.execute(PENDING_SQL, [analyzer.version]).fetch_arrow_table()
-        total, documents, sentences, needs = pending.num_rows, 0, 0, 0
+        total = con.execute(PENDING_COUNT_SQL, [analyzer.version]).fetchone()[0]
+        documents, sentences, needs, after = 0, 0, 0, ""
         log.info("%d documents to analyse with models %s", total, analyzer.version)
-        for start in range(0, total, batch_documents):
-            chunk = pending.slice(start, batch_documents).to_pydict()
+        # Page by key rather than loading every pending text: memory holds one batch however big the backlog.
+        while True:
+            chunk = con.execute(PENDING_SQL, [after, analyzer.version, batch_documents]).fetch_arrow_table().to_pydict()
+            if not chunk["feedback_id"]:
+                break
+            after = chunk["feedback_id"][-1]
             batch = analyze_batch(analyzer, chunk["feedback_id"], chunk["text"], chunk["language"])
             write_analysis(con, run.run_id, batch)
             documents += batch.documents.num_rows
             sentences += batch.sentences.num_rows
             needs += sum(kind != "none" for kind in batch.sentences.column("need_kind").to_pylist())
-            log.info("analysed %d/%d documents (%d%%), %d sentences", documents, total, 100 * documents // total,
-                     sentences)
+            log.info("analysed %d/%d documents (%d%%), %d sentences", documents, total,
+                     100 * documents // max(total, 1), sentences)
         elapsed = time.perf_counter() - started
         counts = {"documents": documents, "sentences": sentences, "need_mentions": needs}
         run.complete(counts=counts, model_versions=analyzer.versions,
