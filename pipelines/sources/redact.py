@@ -171,24 +171,23 @@ def _find_phones(text: str) -> list[Span]:
 
 # --- street addresses ---------------------------------------------------------------------------------
 _CAP = r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ][\w'’\-]*"   # a capitalised word, not an acronym like USB
-_EN_SUFFIX = (r"Street|St|Avenue|Ave|Av|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Terrace|Ter|"
-              r"Close|Crescent|Cres|Square|Sq|Parkway|Pkwy|Highway|Hwy|Circle|Cir|Way|Trail|Trl|Row|Mews|Gardens|"
-              r"Grove|Walk|Hill|Park|Plaza|Alley|Path|Pike|Loop|Expressway|Freeway|Turnpike|Ridge|Heights|Landing|"
-              r"Crossing|Point|Ports?|Mission|Village|Ville|Springs?|Station|Harbor|Harbour|Junction|Estates?|"
-              r"Manor|Meadows?|Mills?|Shores?|Summit|Valley|Vista|View|View?s|Brooks?|Creek|Falls|Ferry|Fields?|"
-              r"Forest|Forge|Fort|Glen|Greens?|Haven|Islands?|Isle|Keys?|Knolls?|Lakes?|Lights?|Locks?|Lodge|"
-              r"Mall|Mountains?|Oval|Pass|Passage|Pines?|Plains?|Prairie|Radial|Ranch|Rapids?|Rest|Roads|Route|"
-              r"Shoals?|Skyway|Squares|Stream|Streets|Throughway|Trace|Track|Trafficway|Tunnel|Underpass|Union|"
-              r"Viaduct|Wall|Ways|Wells?|Bypass|Causeway|Centers?|Club|Common|Corners?|Course|Courts|Cove|Dale|"
-              r"Dam|Divide|Extension|Flats?|Fords?|Gateway|Hollow|Inlet|Junctions|Neck|Orchard|Overpass|Plain|"
-              r"Port|Ramp|Ridges|River|Run|Spur|Stravenue|Burgs?|Bluffs?|Bottom|Branch|Bridge|Camp|Canyon|Cape|"
-              r"Cliffs?|Curve|Drives|Hills|Parks|Parkways|Motorway|Wynd|Broadway|Embankment|Parade|Esplanade|Promenade|"
-              r"Rise|Crest|Colonnade|Ride|Break|Parklands|Chase|Grange|Outlook|Quay|Reach|Retreat|Vale|Forges?|"
-              r"Groves|Coves|Unions|Crossroads?|Arcade|Boardwalk|Concourse|Gate|Gateway|Glade|Loop|Nook|Rotary|"
-              r"Strand|Wharf|Laneway|Artery|Circuit|Corso|Courtyard|Crossway|Cul-de-sac|Cutting|Dell|Driveway|"
-              r"Entrance|Esplanade|Fairway|Firetrail|Flat|Follow|Footway|Frontage|Gap|Grove|Highroad|Hub|Lookout|"
-              r"Mall|Outlook|Pathway|Pocket|Quays|Ramble|Rosebowl|Round|Serviceway|Subway|Terrace|Thoroughfare|"
-              r"Tollway|Top|Tor|Towers|Upper|Vista|Walkway|Waters|Waterway|Wynd")
+_EN_SUFFIX = (  # street types (USPS, Royal Mail, Australia Post); the pattern also accepts a plural "s"
+    r"Alley|Arcade|Artery|Av|Ave|Avenue|Bluff|Blvd|Boardwalk|Bottom|Boulevard|Branch|Break|Bridge|"
+    r"Broadway|Brook|Burg|Bypass|Camp|Canyon|Cape|Causeway|Center|Chase|Cir|Circle|Circuit|Cliff|Close|"
+    r"Club|Colonnade|Common|Concourse|Corner|Corso|Course|Court|Courtyard|Cove|Creek|Cres|Crescent|Crest|"
+    r"Crossing|Crossroad|Crossway|Ct|Cul-de-sac|Curve|Cutting|Dale|Dam|Dell|Divide|Dr|Drive|Driveway|"
+    r"Embankment|Entrance|Esplanade|Estate|Expressway|Extension|Fairway|Falls|Ferry|Field|Firetrail|Flat|"
+    r"Follow|Footway|Ford|Forest|Forge|Fort|Freeway|Frontage|Gap|Gardens|Gate|Gateway|Glade|Glen|Grange|"
+    r"Green|Grove|Harbor|Harbour|Haven|Heights|Highroad|Highway|Hill|Hollow|Hub|Hwy|Inlet|Island|Isle|"
+    r"Junction|Key|Knoll|Lake|Landing|Lane|Laneway|Light|Ln|Lock|Lodge|Lookout|Loop|Mall|Manor|Meadow|"
+    r"Mews|Mill|Mission|Motorway|Mountain|Neck|Nook|Orchard|Outlook|Oval|Overpass|Parade|Park|Parklands|"
+    r"Parkway|Pass|Passage|Path|Pathway|Pike|Pine|Pkwy|Pl|Place|Plain|Plaza|Pocket|Point|Port|Prairie|"
+    r"Promenade|Quay|Radial|Ramble|Ramp|Ranch|Rapid|Rd|Reach|Rest|Retreat|Ride|Ridge|Rise|River|Road|"
+    r"Rosebowl|Rotary|Round|Route|Row|Run|Serviceway|Shoal|Shore|Skyway|Spring|Spur|Sq|Square|St|Station|"
+    r"Strand|Stravenue|Stream|Street|Subway|Summit|Ter|Terrace|Thoroughfare|Throughway|Tollway|Top|Tor|"
+    r"Towers|Trace|Track|Trafficway|Trail|Trl|Tunnel|Turnpike|Underpass|Union|Upper|Vale|Valley|Viaduct|"
+    r"View|Village|Ville|Vista|Walk|Walkway|Wall|Waters|Waterway|Way|Well|Wharf|Wynd"
+)
 _EN_ADDRESS = (
     rf"(?:\b(?:Flat|Studio|Apartment|Apt\.?|Unit|Suite)\s+\w{{1,5}},?[ \t]+"        # Studio 01, Rose Parkways
     rf"(?:\d{{1,5}}[A-Za-z]?(?:[\-/]\d{{1,4}})?,?[ \t]+)?"
