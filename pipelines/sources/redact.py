@@ -8,6 +8,7 @@ Recall and precision are measured on ``tests/pii/pii_corpus.jsonl`` (see ``tests
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -261,19 +262,34 @@ _DIGIT = re.compile(r"\d")
 _DIGITS_NEEDED = {"iban": 10, "card": 12, "phone": 7, "address": 1}
 
 
+_WORD = re.compile(r"[^\W\d_]{2}")  # every address has a name in it; ids, dates and prices do not
+
+
 def find_pii(text: str, kinds: tuple[str, ...] = KINDS) -> list[Span]:
-    """Non-overlapping spans, earlier kinds in ``KINDS`` winning overlaps (an e-mail is not also a handle)."""
+    """Non-overlapping spans, earlier kinds in ``KINDS`` winning overlaps (an e-mail is not also a handle).
+
+    Cheap gates first (enough digits, an "@", a word next to a number) keep the large patterns off the
+    many strings that cannot match: ids, dates, ratings, short fields.
+    """
+    return list(_find_pii(text, kinds))
+
+
+@functools.lru_cache(maxsize=1024)  # a post's body often recurs as raw text and as a payload field
+def _find_pii(text: str, kinds: tuple[str, ...]) -> tuple[Span, ...]:
     digits = len(_DIGIT.findall(text)) if any(k in _DIGITS_NEEDED for k in kinds) else 0
+    lowered = text.lower()
     taken: list[Span] = []
     for kind in kinds:
-        if kind in _DIGITS_NEEDED and digits < _DIGITS_NEEDED[kind] and not (kind == "address" and "Box" in text):
+        if kind in _DIGITS_NEEDED and digits < _DIGITS_NEEDED[kind] and not (kind == "address" and "box" in lowered):
             continue
-        if kind in ("email", "handle") and "@" not in text and not (kind == "email" and " at" in text.lower()):
+        if kind == "address" and not _WORD.search(text):
+            continue
+        if kind in ("email", "handle") and "@" not in text and not (kind == "email" and " at" in lowered):
             continue
         for span in _FINDERS[kind](text):
             if all(span.end <= t.start or span.start >= t.end for t in taken):
                 taken.append(span)
-    return sorted(taken, key=lambda s: s.start)
+    return tuple(sorted(taken, key=lambda s: s.start))
 
 
 def redact(text: str, policy: RedactionPolicy = RedactionPolicy(), social: bool = False) -> str:  # noqa: B008
