@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,15 @@ from models.features import apply_heads
 from models.segment import Segmenter
 
 ASPECT_MODEL = "unmet.aspects.v1:noun-chunk-rules"
+# A sentence left with no words once handles, links and redaction masks are removed (a trailing "@user")
+# states no need, whatever the head says about it.
+CONTENTLESS_RULE = "unmet.needs.contentless.v1"
+_NON_CONTENT = re.compile(r"@\w+|https?://\S+|\bhttp\b|\[(?:email|phone|card|iban|address)\]")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def has_content(sentence: str) -> bool:
+    return _LETTER.search(_NON_CONTENT.sub(" ", sentence)) is not None
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 
 SENTENCE_SCHEMA = pa.schema([
@@ -61,7 +71,7 @@ class Analyzer:
             if implicit_aspect_head or config.get("encoder") == self.encoder.version_:  # optional head: the
                 loaded["implicit_aspect"] = (head, config)  # default one is skipped under another encoder
         self.heads, self.versions = {}, {"segmenter": self.segmenter.version_, "encoder": self.encoder.version_,
-                                         "aspects": ASPECT_MODEL}
+                                         "aspects": ASPECT_MODEL, "need_rules": CONTENTLESS_RULE}
         for task, (head, config) in loaded.items():
             if config.get("encoder") not in (None, self.encoder.version_):
                 raise ValueError(f"the {task} head was trained on {config.get('encoder')} embeddings but the "
@@ -87,6 +97,8 @@ class Analyzer:
         sentiment_probs = sentiment_probs[:, [sentiment_classes.index(label) for label in SENTIMENT_LABELS]]
         need_classes, need_probs = decided["needs"]
         need_labels = np.array(need_classes)[need_probs.argmax(axis=1)]
+        contentless = np.array([not has_content(t) for t in sentence_texts], dtype=bool)
+        need_labels[contentless] = "none"
         aspect_kinds = [None] * len(owners)
         if "implicit_aspect" in decided:
             aspect_classes, aspect_probs = decided["implicit_aspect"]
@@ -108,7 +120,7 @@ class Analyzer:
             "sentiment_confidence": sentiment_probs.max(axis=1).astype(float),
             "sentiment_model": [self.versions["sentiment"]] * len(owners),
             "need_kind": need_labels.astype(str).tolist(),
-            "need_confidence": need_probs.max(axis=1).astype(float),
+            "need_confidence": np.where(contentless, 1.0, need_probs.max(axis=1)).astype(float),
             "need_model": [self.versions["needs"]] * len(owners),
             "aspect": [s.aspect if label != "none" else None for (_, s), label in zip(owners, need_labels,
                                                                                       strict=True)],

@@ -72,6 +72,14 @@ def test_second_run_adds_nothing_and_does_no_model_work(sample_db):
     assert counts(db) == before
 
 
+def test_sentences_without_words_are_not_needs(sample_db):
+    db, _ = sample_db
+    with duckdb.connect(str(db), read_only=True) as con:
+        handles = con.execute("SELECT count(*) FROM sentences WHERE text = '@user'").fetchone()[0]
+        as_needs = con.execute("SELECT count(*) FROM v_need_mentions WHERE sentence = '@user'").fetchone()[0]
+    assert handles > 0 and as_needs == 0  # the sample's trailing handles split off as their own sentence
+
+
 def test_incremental_file_is_analysed_alone(sample_db, tmp_path):
     db, _ = sample_db
     new = tmp_path / "new.csv"
