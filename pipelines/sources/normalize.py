@@ -222,12 +222,14 @@ def source_name_for(path: Path) -> str:
     return name or path.name
 
 
-def _author_keys(adapter: Adapter | None) -> set[str]:
+@functools.cache  # once per adapter, not once per row
+def _author_keys(adapter_name: str | None) -> frozenset[str]:
+    adapter = ADAPTERS_BY_NAME.get(adapter_name)
     names = ALIASES["author"] + (adapter.columns.get("author", ()) if adapter else ())
-    return {normalize_key(n) for n in names}
+    return frozenset(normalize_key(n) for n in names)
 
 
-def redact_payload(value, options: IngestOptions, author_keys: set[str], social: bool):
+def redact_payload(value, options: IngestOptions, author_keys: frozenset[str], social: bool):
     """The row as stored for reprocessing: strings redacted, author fields replaced by their salted hash."""
     if isinstance(value, dict):
         return {k: (f"author:{_hash(options.author_salt, str(v), size=16)}"
@@ -239,7 +241,7 @@ def redact_payload(value, options: IngestOptions, author_keys: set[str], social:
 
 
 def _payload_json(fields: dict, options: IngestOptions, adapter: Adapter | None, social: bool) -> str:
-    cleaned = redact_payload(fields, options, _author_keys(adapter), social)
+    cleaned = redact_payload(fields, options, _author_keys(adapter.name if adapter else None), social)
     return printable_raw(json.dumps(cleaned, ensure_ascii=False, default=str))
 
 

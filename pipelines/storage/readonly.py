@@ -8,12 +8,11 @@ that read are accepted.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import duckdb
 
-from pipelines.storage.warehouse import WarehouseBusy, WarehouseError
+from pipelines.storage.warehouse import WarehouseError, open_duckdb, retry_while_busy
 
 READ_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 _LOCKED_CONFIG = {"enable_external_access": False, "autoinstall_known_extensions": False,
@@ -30,18 +29,8 @@ def open_for_query(db_path: str | Path, wait_s: float = 0.0) -> duckdb.DuckDBPyC
     path = Path(db_path)
     if not path.exists():
         raise WarehouseError(f"no database at {path}: run `unmet run INPUT --db {path}` first")
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            return duckdb.connect(str(path), read_only=True, config=_LOCKED_CONFIG)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise WarehouseError(f"cannot open database {path}: {exc}") from exc
-            if time.monotonic() >= deadline:
-                raise WarehouseBusy(
-                    f"database {path} is busy: a run is writing to it; retry when it ends, or pass --wait SECONDS"
-                ) from exc
-            time.sleep(0.5)
+    busy = f"database {path} is busy: a run is writing to it; retry when it ends, or pass --wait SECONDS"
+    return retry_while_busy(lambda: open_duckdb(path, True, _LOCKED_CONFIG, busy), wait_s)
 
 
 def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyConnection:

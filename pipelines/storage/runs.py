@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.storage.warehouse import WarehouseBusy, connect, finish_run, start_run
+from pipelines.storage.warehouse import WarehouseBusy, connect, finish_run, retry_while_busy, start_run
 
 _held: dict[str, list] = {}  # lock path → [file object, depth]: the lock is re-entrant within a process
 _held_guard = threading.Lock()
@@ -96,16 +96,7 @@ def run_lock(db_path: str | Path, wait_s: float = 0.0) -> Iterator[None]:
 
 def connect_writer(db_path: str | Path, wait_s: float = 60.0) -> duckdb.DuckDBPyConnection:
     """A read-write connection, waiting up to ``wait_s`` while an analyst's read-only session holds the file."""
-    deadline = time.monotonic() + wait_s
-    delay = 0.1
-    while True:
-        try:
-            return connect(db_path)
-        except WarehouseBusy:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+    return retry_while_busy(lambda: connect(db_path), wait_s)
 
 
 def mark_interrupted_runs(con: duckdb.DuckDBPyConnection) -> int:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import secrets
+import time
 import uuid
 from datetime import UTC, datetime
 from importlib import resources
@@ -37,6 +38,29 @@ def migration_files() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+def open_duckdb(path: Path, read_only: bool, config: dict, busy: str) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect`` with its lock conflict turned into :class:`WarehouseBusy` (message ``busy``)."""
+    try:
+        return duckdb.connect(str(path), read_only=read_only, config=config)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseBusy(busy) from exc
+        raise WarehouseError(f"cannot open database {path}: {exc}") from exc
+
+
+def retry_while_busy(open_connection, wait_s: float) -> duckdb.DuckDBPyConnection:
+    """Call ``open_connection`` until it stops raising :class:`WarehouseBusy` or ``wait_s`` has passed."""
+    deadline, delay = time.monotonic() + wait_s, 0.1
+    while True:
+        try:
+            return open_connection()
+        except WarehouseBusy:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
 def connect(db_path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse; writers also bring the schema up to date."""
     path = Path(db_path)
@@ -44,14 +68,8 @@ def connect(db_path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConn
         raise WarehouseError(f"no database at {path}: run `unmet run INPUT --db {path}` first")
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        con = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": DUCKDB_MEMORY_LIMIT})
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise WarehouseBusy(
-                f"database {path} is busy: another process is writing to it; retry when that run ends"
-            ) from exc
-        raise WarehouseError(f"cannot open database {path}: {exc}") from exc
+    con = open_duckdb(path, read_only, {"memory_limit": DUCKDB_MEMORY_LIMIT},
+                      f"database {path} is busy: another process is writing to it; retry when that run ends")
     if not read_only:
         migrate(con)
     return con
