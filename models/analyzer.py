@@ -15,7 +15,6 @@ from models.encoder import SentenceEncoder
 from models.features import apply_heads
 from models.segment import Segmenter
 
-ASPECT_MODEL = "unmet.aspects.v1:noun-chunk-rules"
 # A sentence left with no words once handles, links and redaction masks are removed (a trailing "@user")
 # states no need, whatever the head says about it.
 CONTENTLESS_RULE = "unmet.needs.contentless.v1"
@@ -25,6 +24,8 @@ _LETTER = re.compile(r"[^\W\d_]")
 
 def has_content(sentence: str) -> bool:
     return _LETTER.search(_NON_CONTENT.sub(" ", sentence)) is not None
+
+
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 
 SENTENCE_SCHEMA = pa.schema([
@@ -71,7 +72,7 @@ class Analyzer:
             if implicit_aspect_head or config.get("encoder") == self.encoder.version_:  # optional head: the
                 loaded["implicit_aspect"] = (head, config)  # default one is skipped under another encoder
         self.heads, self.versions = {}, {"segmenter": self.segmenter.version_, "encoder": self.encoder.version_,
-                                         "aspects": ASPECT_MODEL, "need_rules": CONTENTLESS_RULE}
+                                         "aspects": self.segmenter.aspect_version_, "need_rules": CONTENTLESS_RULE}
         for task, (head, config) in loaded.items():
             if config.get("encoder") not in (None, self.encoder.version_):
                 raise ValueError(f"the {task} head was trained on {config.get('encoder')} embeddings but the "
@@ -99,6 +100,11 @@ class Analyzer:
         need_labels = np.array(need_classes)[need_probs.argmax(axis=1)]
         contentless = np.array([not has_content(t) for t in sentence_texts], dtype=bool)
         need_labels[contentless] = "none"
+        aspects: list[str | None] = [None] * len(owners)
+        need_rows = np.flatnonzero(need_labels != "none")  # only need sentences are parsed: a fraction of all
+        for row, aspect in zip(need_rows, self.segmenter.aspects([sentence_texts[i] for i in need_rows]),
+                               strict=True):
+            aspects[row] = aspect
         aspect_kinds = [None] * len(owners)
         if "implicit_aspect" in decided:
             aspect_classes, aspect_probs = decided["implicit_aspect"]
@@ -122,9 +128,8 @@ class Analyzer:
             "need_kind": need_labels.astype(str).tolist(),
             "need_confidence": np.where(contentless, 1.0, need_probs.max(axis=1)).astype(float),
             "need_model": [self.versions["needs"]] * len(owners),
-            "aspect": [s.aspect if label != "none" else None for (_, s), label in zip(owners, need_labels,
-                                                                                      strict=True)],
-            "aspect_model": [ASPECT_MODEL] * len(owners),
+            "aspect": aspects,
+            "aspect_model": [self.versions["aspects"]] * len(owners),
             "aspect_kind": [kind if label != "none" else None for kind, label in zip(aspect_kinds, need_labels,
                                                                                      strict=True)],
             "aspect_kind_model": [self.versions.get("implicit_aspect")] * len(owners),

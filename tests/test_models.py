@@ -59,7 +59,7 @@ def test_segmenter_splits_lines_and_sentences_and_finds_aspects():
     [sentences] = segmenter.split(["Dead\nThe battery died halfway through my commute. Please add dark mode."])
     assert [s.text for s in sentences] == ["Dead", "The battery died halfway through my commute.",
                                            "Please add dark mode."]
-    assert sentences[1].aspect == "battery" and sentences[2].aspect == "dark mode"
+    assert segmenter.aspects([s.text for s in sentences]) == [None, "battery", "dark mode"]
 
 
 def test_notebook_versions_never_outrank_releases():
