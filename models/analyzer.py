@@ -57,10 +57,11 @@ class Analyzer:
                  sentiment_head: str | None = None, need_head: str | None = None,
                  implicit_aspect_head: str | None = None, sentiment_labels: dict[str, str] | None = None,
                  adapter: str | None = "default", languages: tuple[str, ...] = ("en",), device: str | None = None,
-                 batch_size: int = 64):
+                 batch_size: int | None = None, encoder_backend: str = "auto", precision: str = "fp32"):
         self.languages = languages
         self.segmenter = Segmenter(spacy_model)
-        self.encoder = SentenceEncoder(encoder, device=device, batch_size=batch_size, adapter=adapter)
+        self.encoder = SentenceEncoder(encoder, device=device, batch_size=batch_size, adapter=adapter,
+                                       backend=encoder_backend, precision=precision)
         if sentiment_head and sentiment_head.startswith("hf:"):
             sentiment = registry.get("unmet.sentiment.hf.v1", model=sentiment_head[3:], label_map=sentiment_labels,
                                      device=device)
@@ -71,8 +72,10 @@ class Analyzer:
             head, config = registry.get("unmet.implicit_aspects.v1", path=implicit_aspect_head)
             if implicit_aspect_head or config.get("encoder") == self.encoder.version_:  # optional head: the
                 loaded["implicit_aspect"] = (head, config)  # default one is skipped under another encoder
-        self.heads, self.versions = {}, {"segmenter": self.segmenter.version_, "encoder": self.encoder.version_,
-                                         "aspects": self.segmenter.aspect_version_, "need_rules": CONTENTLESS_RULE}
+        self.heads = {}
+        self.versions = {"segmenter": self.segmenter.version_, "encoder": self.encoder.version_,
+                         "encoder_numerics": self.encoder.numerics_, "aspects": self.segmenter.aspect_version_,
+                         "need_rules": CONTENTLESS_RULE}
         for task, (head, config) in loaded.items():
             if config.get("encoder") not in (None, self.encoder.version_):
                 raise ValueError(f"the {task} head was trained on {config.get('encoder')} embeddings but the "

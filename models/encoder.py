@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 from models.integrity import verify_files
+from models.onnx_backend import OnnxRunner, PooledEncoder, exported_model
 
 log = logging.getLogger(__name__)
 DEFAULT_ENCODER = "packaged:all-MiniLM-L6-v2"
@@ -48,16 +50,41 @@ def default_adapter() -> Path | None:
         return None
 
 
-class SentenceEncoder:
-    """Batched, length-sorted sentence embeddings."""
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+PRECISIONS = ("fp32", "fp16", "bf16")
 
-    def __init__(self, model: str | None = None, device: str | None = None, batch_size: int = 64,
-                 max_length: int = 256, threads: int | None = None, adapter: str | Path | None = "default"):
+
+class SentenceEncoder:
+    """Batched, length-sorted sentence embeddings; the next batch is tokenized while this one runs.
+
+    - ``backend``: ``torch`` (any device), ``onnx`` (ONNX Runtime, CPU, same embeddings, faster),
+      ``onnx-int8`` (int8 weights: fastest on CPU, embeddings differ slightly; see ``models.onnx_backend``) or
+      ``auto``: onnx on the CPU (torch if the export fails), torch on a GPU.
+    - ``precision``: ``fp16``/``bf16`` run the torch backend in half precision (meant for GPUs).
+    - ``batch_size``: default 16 (ONNX) or 32 (torch) on a CPU, where small batches pad least and stay in
+      cache (measured on 2 cores: 1.2–1.4× faster than 64), and 512 on a GPU.
+    ``numerics_`` names what changes the embeddings beyond float noise (``fp32``, ``int8``, ``fp16``, ``bf16``).
+    """
+
+    def __init__(self, model: str | None = None, device: str | None = None, batch_size: int | None = None,
+                 max_length: int = 256, threads: int | None = None, adapter: str | Path | None = "default",
+                 backend: str = "auto", precision: str = "fp32"):
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown encoder backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
         self.model = model or DEFAULT_ENCODER
         self.adapter = adapter
-        self.batch_size = batch_size
         self.max_length = max_length
+        self.backend = backend
+        self.precision = precision
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if backend == "auto":
+            backend = "onnx" if self.device == "cpu" and precision == "fp32" else "torch"
+        elif backend != "torch" and self.device != "cpu":
+            raise ValueError(f"the {backend} backend runs on the CPU only; use backend torch on {self.device}")
+        if backend != "torch" and precision != "fp32":
+            raise ValueError(f"precision {precision} applies to the torch backend only")
         if threads or os.environ.get("UNMET_TORCH_THREADS"):
             torch.set_num_threads(int(threads or os.environ["UNMET_TORCH_THREADS"]))
         source, self.version_ = resolve_encoder(self.model)
@@ -71,7 +98,37 @@ class SentenceEncoder:
             config = lora.merge(self.model_, adapter, self.version_)
             self.version_ = f"{self.version_}+{config['name']}@{config['version']}"
         self.model_ = self.model_.to(self.device).eval()
+        if precision != "fp32":
+            self.model_ = self.model_.to(torch.float16 if precision == "fp16" else torch.bfloat16)
         self.dim_ = int(self.model_.config.hidden_size)
+        self.numerics_ = "int8" if backend == "onnx-int8" else precision
+        self.pooled_ = PooledEncoder(self.model_)
+        self.onnx_ = None
+        if backend != "torch":
+            try:
+                path = exported_model(self.pooled_, self.tokenizer_, self.version_, self.numerics_)
+                self.onnx_ = OnnxRunner(path, threads or torch.get_num_threads())
+            except Exception as exc:  # any exporter or runtime failure: the torch path computes the same thing
+                if self.backend != "auto":
+                    raise RuntimeError(f"the {backend} encoder backend failed for {self.version_}: {exc}") from exc
+                log.warning("ONNX export of %s failed (%s): using torch", self.version_, exc)
+                backend = "torch"
+        self.backend_ = backend
+        self.batch_size = batch_size or (512 if self.device != "cpu" else 16 if self.onnx_ else 32)
+
+    def _tokenize(self, texts: list[str]) -> dict:
+        tensors = "np" if self.onnx_ else "pt"
+        batch = self.tokenizer_(texts, padding=True, truncation=True, max_length=self.max_length,
+                                return_tensors=tensors)
+        if self.device == "cuda":  # pinned host memory: the copy to the GPU runs asynchronously
+            return {name: value.pin_memory() for name, value in batch.items()}
+        return dict(batch)
+
+    def _forward(self, batch: dict):
+        if self.onnx_:
+            return self.onnx_(batch)
+        batch = {name: value.to(self.device, non_blocking=True) for name, value in batch.items()}
+        return self.pooled_(**batch).float()
 
     def encode(self, texts: list[str], progress=None) -> np.ndarray:
         """L2-normalized float32 embeddings, one row per text, in input order."""
@@ -79,16 +136,17 @@ class SentenceEncoder:
         if not texts:
             return out
         order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths pad least
-        with torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
-                index = order[start:start + self.batch_size]
-                batch = self.tokenizer_([texts[i] for i in index], padding=True, truncation=True,
-                                        max_length=self.max_length, return_tensors="pt").to(self.device)
-                hidden = self.model_(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                pooled = torch.nn.functional.normalize(pooled, dim=-1)
-                out[index] = pooled.float().cpu().numpy()
+        batches = [order[start:start + self.batch_size] for start in range(0, len(texts), self.batch_size)]
+        results = []  # on a GPU, results stay there until the end, so nothing waits for a copy back
+        with torch.inference_mode(), ThreadPoolExecutor(1) as tokenizer:
+            upcoming = tokenizer.submit(self._tokenize, [texts[i] for i in batches[0]])
+            for number in range(len(batches)):
+                batch = upcoming.result()
+                if number + 1 < len(batches):
+                    upcoming = tokenizer.submit(self._tokenize, [texts[i] for i in batches[number + 1]])
+                results.append(self._forward(batch))
                 if progress:
-                    progress(min(start + self.batch_size, len(texts)), len(texts))
+                    progress(min((number + 1) * self.batch_size, len(texts)), len(texts))
+        for index, embeddings in zip(batches, results, strict=True):
+            out[index] = embeddings if isinstance(embeddings, np.ndarray) else embeddings.cpu().numpy()
         return out

@@ -57,6 +57,15 @@ FROM v_unmet_needs ORDER BY rank LIMIT ?
 """
 
 
+def add_encoder_runtime_options(parser) -> None:
+    from models.encoder import BACKENDS, PRECISIONS
+
+    parser.add_argument("--encoder-backend", default="auto", choices=BACKENDS,
+                        help="auto: ONNX Runtime on CPU, torch on GPU; onnx-int8: fastest on CPU, slightly "
+                             "different embeddings (see models/README.md for its accuracy)")
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS, help="fp16/bf16: half precision (GPU)")
+
+
 def cmd_run(args) -> int:
     from pipelines.flows import feedback_pipeline
     from pipelines.storage import connect
@@ -68,6 +77,7 @@ def cmd_run(args) -> int:
         sentiment_head=args.sentiment_head, sentiment_labels=args.sentiment_labels,
         refit_themes=args.refit_themes, period=args.period, report_path=str(args.report) if args.report else None,
         batch_rows=args.batch_rows, redact_handles=not args.keep_handles, wait_s=args.wait,
+        encoder_backend=args.encoder_backend, precision=args.precision,
     )
     ingest, analysis, rank = result["ingest"], result["analyze"], result["rank"]
     print(f"rows read {ingest['rows_read']} = stored {ingest['stored']} ({ingest['new_documents']} new) "
@@ -199,7 +209,8 @@ def cmd_eval(args) -> int:
 
     analyzer = Analyzer(encoder=args.encoder, adapter=args.adapter or "default", sentiment_head=args.sentiment_head,
                         need_head=args.need_head, implicit_aspect_head=args.implicit_aspect_head,
-                        sentiment_labels=parse_label_map(args.sentiment_labels))
+                        sentiment_labels=parse_label_map(args.sentiment_labels), device=args.device,
+                        encoder_backend=args.encoder_backend, precision=args.precision)
     started = time.perf_counter()
     evaluator = Evaluator(analyzer, args.data_dir, n_boot=args.n_boot, limit=args.limit)
     results = evaluator.run(TARGETS if args.targets_only else TARGETS + SUPPLEMENTARY)
@@ -253,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--date-format", help="strptime format of the date column, e.g. %%d:%%m:%%y:%%H:%%M:%%S")
     run.add_argument("--encoder", help="HF model id or path of the sentence encoder (default: packaged MiniLM)")
     run.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    add_encoder_runtime_options(run)
     run.add_argument("--sentiment-head", help="head directory, or hf:MODEL for any Hugging Face classifier")
     run.add_argument("--sentiment-labels", help="label map for hf: heads, e.g. LABEL_0=negative,LABEL_2=positive")
     run.add_argument("--batch-documents", type=int, default=1000)
@@ -317,6 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval", help="score the models on the public labelled sets (dev rows)")
     evaluate.add_argument("--data-dir", type=Path, default=DEFAULT_SHARED_DATA)
     evaluate.add_argument("--encoder", help="HF model id or path of the sentence encoder")
+    evaluate.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    add_encoder_runtime_options(evaluate)
     evaluate.add_argument("--adapter", help="encoder adapter directory (default: newest in models/artifacts)")
     evaluate.add_argument("--sentiment-head", help="head directory, or hf:MODEL for a Hugging Face classifier")
     evaluate.add_argument("--sentiment-labels", help="label map for hf: heads, e.g. LABEL_0=negative,LABEL_2=positive")

@@ -21,18 +21,20 @@ log = logging.getLogger("unmet.analyze")
 
 @functools.cache
 def cached_analyzer(encoder: str | None, spacy_model: str | None, device: str | None,
-                    sentiment_head: str | None = None, sentiment_labels: str | None = None) -> Analyzer:
+                    sentiment_head: str | None = None, sentiment_labels: str | None = None,
+                    encoder_backend: str = "auto", precision: str = "fp32") -> Analyzer:
     """Models load once per process, however many batches or flow runs follow."""
     from models.hf_head import parse_label_map
 
     return Analyzer(encoder=encoder, spacy_model=spacy_model, device=device, sentiment_head=sentiment_head,
-                    sentiment_labels=parse_label_map(sentiment_labels))
+                    sentiment_labels=parse_label_map(sentiment_labels), encoder_backend=encoder_backend,
+                    precision=precision)
 
 
 @task(cache_policy=NONE)
 def load_models(encoder: str | None, spacy_model: str | None, device: str | None, sentiment_head: str | None,
-                sentiment_labels: str | None) -> Analyzer:
-    return cached_analyzer(encoder, spacy_model, device, sentiment_head, sentiment_labels)
+                sentiment_labels: str | None, encoder_backend: str, precision: str) -> Analyzer:
+    return cached_analyzer(encoder, spacy_model, device, sentiment_head, sentiment_labels, encoder_backend, precision)
 
 
 @task(cache_policy=NONE)
@@ -56,17 +58,21 @@ WHERE NOT EXISTS (SELECT 1 FROM document_analysis a WHERE a.feedback_id = d.feed
 @flow(name="analyze_feedback", log_prints=True)
 def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = None, spacy_model: str | None = None,
                      device: str | None = None, batch_documents: int = 1000, sentiment_head: str | None = None,
-                     sentiment_labels: str | None = None, wait_s: float = 60.0) -> dict:
+                     sentiment_labels: str | None = None, wait_s: float = 60.0, encoder_backend: str = "auto",
+                     precision: str = "fp32") -> dict:
     """Segment, encode once, run every head; each batch is written in one transaction.
 
     ``sentiment_head`` may be a head directory or ``hf:<model id or path>`` (see models/hf_head.py).
+    ``encoder_backend`` and ``precision`` choose how the encoder runs (see models/encoder.py).
     """
     parameters = {"encoder": encoder, "spacy_model": spacy_model, "device": device,
-                  "batch_documents": batch_documents, "sentiment_head": sentiment_head}
+                  "batch_documents": batch_documents, "sentiment_head": sentiment_head,
+                  "encoder_backend": encoder_backend, "precision": precision}
     with recorded_run(db_path, "analyze_feedback", parameters, wait_s) as run:
         con = run.con
         started = time.perf_counter()
-        analyzer = load_models(encoder, spacy_model, device, sentiment_head, sentiment_labels)
+        analyzer = load_models(encoder, spacy_model, device, sentiment_head, sentiment_labels, encoder_backend,
+                               precision)
         load_s = time.perf_counter() - started
         total = con.execute(PENDING_COUNT_SQL, [analyzer.version]).fetchone()[0]
         documents, sentences, needs, after = 0, 0, 0, ""

@@ -21,7 +21,8 @@ def feedback_pipeline(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), so
                       batch_documents: int = 1000, n_bootstrap: int = 300, seed: int = 0,
                       sentiment_head: str | None = None, sentiment_labels: str | None = None,
                       refit_themes: bool = False, period: str = "auto", report_path: str | None = None,
-                      batch_rows: int = 5000, redact_handles: bool = True, wait_s: float = 0.0) -> dict:
+                      batch_rows: int = 5000, redact_handles: bool = True, wait_s: float = 0.0,
+                      encoder_backend: str = "auto", precision: str = "fp32") -> dict:
     """Ingest → analyse (only what is new for these model versions) → rank → optional HTML report.
 
     Themes keep their ids between runs; ``refit_themes`` refits them and records the old → new id map.
@@ -34,7 +35,8 @@ def feedback_pipeline(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), so
                                  batch_rows=batch_rows, redact_handles=redact_handles)
         analysis = analyze_feedback(db_path, encoder=encoder, spacy_model=spacy_model, device=device,
                                     batch_documents=batch_documents, sentiment_head=sentiment_head,
-                                    sentiment_labels=sentiment_labels)
+                                    sentiment_labels=sentiment_labels, encoder_backend=encoder_backend,
+                                    precision=precision)
         ranking = rank_needs(db_path, n_bootstrap=n_bootstrap, seed=seed, refit=refit_themes, period=period)
         report = write_report(db_path, report_path) if report_path and ranking["theme_fit_id"] else None
     return {"ingest": ingest, "analyze": analysis, "rank": ranking, "report": report}

@@ -1,0 +1,65 @@
+"""The encoder's backends: ONNX gives torch's embeddings, int8 is close and recorded, the cache is checked."""
+
+import numpy as np
+import pytest
+
+from models.encoder import SentenceEncoder
+
+SENTENCES = ["The battery died halfway through my commute.", "Please add dark mode.", "ok",
+             "I love it, but the charger stopped working after two weeks and support never answered my emails.",
+             "Works great"] * 7
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+@pytest.fixture(scope="module")
+def torch_embeddings():
+    return SentenceEncoder(backend="torch").encode(SENTENCES)
+
+
+def test_onnx_backend_gives_the_torch_embeddings(cache, torch_embeddings, monkeypatch):
+    monkeypatch.setenv("UNMET_CACHE_DIR", str(cache))
+    encoder = SentenceEncoder(backend="onnx", batch_size=4)
+    assert encoder.backend_ == "onnx" and encoder.numerics_ == "fp32"
+    embeddings = encoder.encode(SENTENCES)
+    assert np.allclose(embeddings, torch_embeddings, atol=1e-4)
+    assert np.allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+
+
+def test_int8_backend_is_close_and_says_its_numerics_differ(cache, torch_embeddings, monkeypatch):
+    monkeypatch.setenv("UNMET_CACHE_DIR", str(cache))
+    encoder = SentenceEncoder(backend="onnx-int8")
+    cosine = (encoder.encode(SENTENCES) * torch_embeddings).sum(axis=1)
+    assert encoder.numerics_ == "int8"
+    assert cosine.min() > 0.95 and cosine.mean() > 0.98
+    assert not np.allclose(cosine, 1.0, atol=1e-4)  # it really is the quantized model
+
+
+def test_a_corrupted_cached_export_is_made_again(cache, torch_embeddings, monkeypatch):
+    monkeypatch.setenv("UNMET_CACHE_DIR", str(cache))
+    SentenceEncoder(backend="onnx")
+    [exported] = (cache / "onnx").glob("*-fp32.onnx")
+    exported.write_bytes(exported.read_bytes()[:1000])  # a partial file, as after a crash mid-write
+    embeddings = SentenceEncoder(backend="onnx").encode(SENTENCES)
+    assert np.allclose(embeddings, torch_embeddings, atol=1e-4)
+    assert exported.stat().st_size > 1_000_000
+
+
+def test_empty_input_and_order_are_kept(cache, torch_embeddings, monkeypatch):
+    monkeypatch.setenv("UNMET_CACHE_DIR", str(cache))
+    encoder = SentenceEncoder(batch_size=3)
+    assert encoder.encode([]).shape == (0, encoder.dim_)
+    reversed_rows = encoder.encode(SENTENCES[::-1])
+    assert np.allclose(reversed_rows[::-1], torch_embeddings, atol=1e-4)
+
+
+def test_bad_backend_settings_fail_with_clear_messages():
+    with pytest.raises(ValueError, match="unknown encoder backend 'tensorrt'"):
+        SentenceEncoder(backend="tensorrt")
+    with pytest.raises(ValueError, match="runs on the CPU only"):
+        SentenceEncoder(backend="onnx", device="cuda")
+    with pytest.raises(ValueError, match="torch backend only"):
+        SentenceEncoder(backend="onnx", precision="fp16")
