@@ -71,10 +71,11 @@ class Stages:
         return result
 
 
-def bench_stages(source: Path, workdir: Path, naive_sentences: int, naive_rows: int) -> dict:
+def bench_stages(source: Path, workdir: Path, naive_sentences: int, naive_rows: int, runtime: dict) -> dict:
     import duckdb
 
     from models.analyzer import Analyzer
+    from models.encoder import BACKENDS, SentenceEncoder
     from models.features import apply_heads
     from models.themes import ThemeModel
     from pipelines.flows.ingest import write_batch
@@ -84,7 +85,7 @@ def bench_stages(source: Path, workdir: Path, naive_sentences: int, naive_rows: 
     from pipelines.storage import connect
 
     stages = Stages()
-    analyzer = stages.time("load models", 1, "load", Analyzer)
+    analyzer = stages.time("load models", 1, "load", lambda: Analyzer(**runtime))
     batches = stages.time("read + clean", 0, "docs", lambda: list(normalize_batches(source, IngestOptions())))
     docs = sum(b.records.num_rows for b in batches)
     stages.rows[-1].update(items=docs, per_s=round(docs / stages.rows[-1]["seconds"], 1))
@@ -124,6 +125,12 @@ def bench_stages(source: Path, workdir: Path, naive_sentences: int, naive_rows: 
     # The naive way, on the same data.
     sample = sentences[:naive_sentences]
     stages.time("encode (ours, same sample)", len(sample), "sentences", lambda: analyzer.encoder.encode(sample))
+    if analyzer.encoder.device == "cpu":
+        for backend in [b for b in BACKENDS if b != "auto"]:
+            encoder = SentenceEncoder(backend=backend)
+            encoder.encode(sample[:32])  # warm-up
+            stages.time(f"encode ({backend}, same sample)", len(sample), "sentences",
+                        lambda e=encoder: e.encode(sample))
     naive_hf_pipeline(analyzer, sample, stages)
     rows = batches[0].records.slice(0, naive_rows)
     fresh = duckdb.connect(str(workdir / "naive.duckdb"))
@@ -139,7 +146,8 @@ def bench_stages(source: Path, workdir: Path, naive_sentences: int, naive_rows: 
     fresh.close()
     con.close()
     return {"stages": stages.rows, "documents": docs, "sentences": len(sentences), "model_versions": analyzer.versions,
-            "device": analyzer.encoder.device}
+            "device": analyzer.encoder.device, "encoder_backend": analyzer.encoder.backend_,
+            "batch_size": analyzer.encoder.batch_size}
 
 
 def naive_hf_pipeline(analyzer, sample: list[str], stages: Stages) -> None:
@@ -148,18 +156,19 @@ def naive_hf_pipeline(analyzer, sample: list[str], stages: Stages) -> None:
 
     extractor = pipeline("feature-extraction", model=analyzer.encoder.model_, tokenizer=analyzer.encoder.tokenizer_,
                          device=analyzer.encoder.device)
+    [extractor(s) for s in sample[:5]]  # warm-up
     stages.time("encode (naive HF pipeline, 1 at a time)", len(sample), "sentences",
                        lambda: [np.asarray(extractor(s)).mean(axis=1) for s in sample])
 
 
-def bench_end_to_end(source: Path, workdir: Path) -> dict:
+def bench_end_to_end(source: Path, workdir: Path, runtime: dict) -> dict:
     from prefect.testing.utilities import prefect_test_harness
 
     from pipelines.flows.pipeline import feedback_pipeline
 
     with prefect_test_harness(server_startup_timeout=120):
         started = time.perf_counter()
-        result = feedback_pipeline([str(source)], str(workdir / "e2e.duckdb"))
+        result = feedback_pipeline([str(source)], str(workdir / "e2e.duckdb"), **runtime)
         seconds = time.perf_counter() - started
     return {"seconds": round(seconds, 2), "documents": result["ingest"]["rows_read"],
             "sentences": result["analyze"]["sentences"], "sentences_per_s": round(result["analyze"]["sentences"]
@@ -188,8 +197,9 @@ def summarize(corpus: str, result: dict) -> dict:
         "corpus": corpus,
         "end_to_end_vs_encoder_only": round(result["end_to_end"]["sentences_per_s"] / encode_only, 3),
         "stages_sum_vs_encoder_only": round(by_stage["encode"]["seconds"] / total, 3),
-        "encoder_vs_naive_hf": round(by_stage["encode (ours, same sample)"]["per_s"]
-                                     / by_stage["encode (naive HF pipeline, 1 at a time)"]["per_s"], 1),
+        "encoder_vs_naive_hf": {name[len("encode ("):-len(", same sample)")]: round(
+            row["per_s"] / by_stage["encode (naive HF pipeline, 1 at a time)"]["per_s"], 2)
+            for name, row in by_stage.items() if name.endswith("same sample)")},
         "arrow_vs_row_by_row": round(by_stage["insert Arrow bulk"]["per_s"] / by_stage["insert row by row"]["per_s"],
                                      1),
     }
@@ -203,7 +213,11 @@ def main() -> None:
     parser.add_argument("--naive-rows", type=int, default=2000)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_SHARED_DATA)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--encoder-backend", default="auto", help="auto, torch, onnx or onnx-int8")
+    parser.add_argument("--precision", default="fp32", help="fp32, fp16 or bf16 (torch backend)")
     args = parser.parse_args()
+    runtime = {"device": args.device, "encoder_backend": args.encoder_backend, "precision": args.precision}
     quiet_prefect_defaults()
     from rich.console import Console
     from rich.table import Table
@@ -212,12 +226,13 @@ def main() -> None:
     for corpus in args.corpora:
         workdir = Path(tempfile.mkdtemp(prefix=f"unmet-bench-{corpus}-"))
         source = resample(args.data_dir, corpus, args.docs, workdir / f"{corpus}.csv")
-        result = bench_stages(source, workdir, args.naive_sentences, args.naive_rows)
-        result["end_to_end"] = bench_end_to_end(source, workdir)
+        result = bench_stages(source, workdir, args.naive_sentences, args.naive_rows, runtime)
+        result["end_to_end"] = bench_end_to_end(source, workdir, runtime)
         result["summary"] = summarize(corpus, result)
         report["corpora"][corpus] = result
         table = Table(title=f"{corpus}: {result['documents']} documents, {result['sentences']} sentences "
-                            f"({result['device']})")
+                            f"({result['device']}, encoder backend {result['encoder_backend']}, "
+                            f"batch {result['batch_size']})")
         for column in ("stage", "seconds", "items", "unit", "per_s", "share_of_pipeline", "peak_rss_mb"):
             table.add_column(column, justify="left" if column in ("stage", "unit") else "right")
         for row in result["stages"]:

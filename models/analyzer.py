@@ -66,10 +66,12 @@ class Analyzer:
             sentiment = registry.get("unmet.sentiment.hf.v1", model=sentiment_head[3:], label_map=sentiment_labels,
                                      device=device)
         else:
-            sentiment = registry.get("unmet.sentiment.v1", path=sentiment_head)
-        loaded = {"sentiment": sentiment, "needs": registry.get("unmet.needs.v1", path=need_head)}
+            sentiment = registry.get("unmet.sentiment.v1", path=sentiment_head, encoder=self.encoder.version_)
+        loaded = {"sentiment": sentiment,
+                  "needs": registry.get("unmet.needs.v1", path=need_head, encoder=self.encoder.version_)}
         if implicit_aspect_head or registry.has_artifact("implicit_aspect"):
-            head, config = registry.get("unmet.implicit_aspects.v1", path=implicit_aspect_head)
+            head, config = registry.get("unmet.implicit_aspects.v1", path=implicit_aspect_head,
+                                        encoder=self.encoder.version_)
             if implicit_aspect_head or config.get("encoder") == self.encoder.version_:  # optional head: the
                 loaded["implicit_aspect"] = (head, config)  # default one is skipped under another encoder
         self.heads = {}

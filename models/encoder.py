@@ -18,7 +18,7 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 from models.integrity import verify_files
-from models.onnx_backend import OnnxRunner, PooledEncoder, exported_model
+from models.onnx_backend import OnnxRunner, PooledEncoder, cache_dir, exported_model
 
 log = logging.getLogger(__name__)
 DEFAULT_ENCODER = "packaged:all-MiniLM-L6-v2"
@@ -50,7 +50,7 @@ def default_adapter() -> Path | None:
         return None
 
 
-BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8", "static")
 PRECISIONS = ("fp32", "fp16", "bf16")
 
 
@@ -59,6 +59,8 @@ class SentenceEncoder:
 
     - ``backend``: ``torch`` (any device), ``onnx`` (ONNX Runtime, CPU, same embeddings, faster),
       ``onnx-int8`` (int8 weights: fastest on CPU, embeddings differ slightly; see ``models.onnx_backend``) or
+      ``static`` (fast mode: static token vectors distilled from this encoder, no transformer at analysis
+      time; needs heads trained for it, see ``models.static_encoder``) or
       ``auto``: onnx on the CPU (torch if the export fails), torch on a GPU.
     - ``precision``: ``fp16``/``bf16`` run the torch backend in half precision (meant for GPUs).
     - ``batch_size``: default 16 (ONNX) or 32 (torch) on a CPU, where small batches pad least and stay in
@@ -81,7 +83,7 @@ class SentenceEncoder:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if backend == "auto":
             backend = "onnx" if self.device == "cpu" and precision == "fp32" else "torch"
-        elif backend != "torch" and self.device != "cpu":
+        elif backend.startswith("onnx") and self.device != "cpu":
             raise ValueError(f"the {backend} backend runs on the CPU only; use backend torch on {self.device}")
         if backend != "torch" and precision != "fp32":
             raise ValueError(f"precision {precision} applies to the torch backend only")
@@ -103,8 +105,10 @@ class SentenceEncoder:
         self.dim_ = int(self.model_.config.hidden_size)
         self.numerics_ = "int8" if backend == "onnx-int8" else precision
         self.pooled_ = PooledEncoder(self.model_)
-        self.onnx_ = None
-        if backend != "torch":
+        self.onnx_ = self.static_ = None
+        if backend == "static":
+            self._load_static()
+        elif backend != "torch":
             try:
                 path = exported_model(self.pooled_, self.tokenizer_, self.version_, self.numerics_)
                 self.onnx_ = OnnxRunner(path, threads or torch.get_num_threads())
@@ -115,6 +119,25 @@ class SentenceEncoder:
                 backend = "torch"
         self.backend_ = backend
         self.batch_size = batch_size or (512 if self.device != "cpu" else 16 if self.onnx_ else 32)
+
+    def _load_static(self) -> None:
+        from models.registry import artifact_dir
+        from models.static_encoder import NAME, StaticRunner, cache_name, load_projection, token_table
+
+        try:
+            directory = artifact_dir("static", encoder=self.version_)
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"the static backend needs a projection trained for {self.version_}: "
+                                    f"run `unmet train --encoder-backend static`") from exc
+        projection, config = load_projection(directory)
+        if config["encoder"] != self.version_:
+            raise ValueError(f"the static projection {directory} was made from {config['encoder']}, not from "
+                             f"{self.version_}: run `unmet train --encoder-backend static`")
+        cache = cache_dir().parent / "static" / cache_name(self.version_, config)
+        table = token_table(self.pooled_, self.tokenizer_, self.device, projection, cache)
+        self.static_ = StaticRunner(table, self.tokenizer_, self.max_length)
+        self.version_ = f"{self.version_}+{NAME}@{config['version']}"
+        self.numerics_, self.dim_ = "static", int(table.shape[1])
 
     def _tokenize(self, texts: list[str]) -> dict:
         tensors = "np" if self.onnx_ else "pt"
@@ -134,6 +157,12 @@ class SentenceEncoder:
         """L2-normalized float32 embeddings, one row per text, in input order."""
         out = np.zeros((len(texts), self.dim_), dtype=np.float32)
         if not texts:
+            return out
+        if self.static_:
+            for start in range(0, len(texts), 8192):
+                out[start:start + 8192] = self.static_(texts[start:start + 8192])
+                if progress:
+                    progress(min(start + 8192, len(texts)), len(texts))
             return out
         order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths pad least
         batches = [order[start:start + self.batch_size] for start in range(0, len(texts), self.batch_size)]

@@ -6,6 +6,7 @@ new name (``unmet.needs.v2``) instead of silently changing what an old configura
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,14 +42,21 @@ def version_key(name: str) -> tuple:
     return (0, name)
 
 
-def artifact_dir(task: str, version: str | None = None, root: Path | None = None) -> Path:
-    """The directory of a trained head: the given version, else the highest one present."""
+def artifact_dir(task: str, version: str | None = None, root: Path | None = None, encoder: str | None = None) -> Path:
+    """The directory of a trained head: the given version, else the highest one present; with ``encoder``, the
+    highest one trained on that encoder's embeddings if any (the fast mode's heads live beside the default's)."""
     base = (root or ARTIFACTS_DIR) / task
     if version:
         return base / version
     versions = sorted((p for p in base.glob("*") if (p / "config.json").is_file()), key=lambda p: version_key(p.name))
     if not versions:
         raise FileNotFoundError(f"no trained {task} head under {base}; run `unmet train`")
+    if encoder:
+        matching = [p for p in versions if json.loads((p / "config.json").read_text()).get("encoder") == encoder]
+        if matching:
+            return matching[-1]
+        if task == "static":
+            raise FileNotFoundError(f"no static projection for {encoder} under {base}")
     return versions[-1]
 
 
@@ -57,25 +65,25 @@ def has_artifact(task: str) -> bool:
 
 
 @register("unmet.sentiment.v1")
-def sentiment_head(path: str | Path | None = None):
+def sentiment_head(path: str | Path | None = None, encoder: str | None = None):
     from models.heads import LinearHead
 
-    return LinearHead.load(path or artifact_dir("sentiment"))
+    return LinearHead.load(path or artifact_dir("sentiment", encoder=encoder))
 
 
 @register("unmet.needs.v1")
-def need_head(path: str | Path | None = None):
+def need_head(path: str | Path | None = None, encoder: str | None = None):
     from models.heads import LinearHead
 
-    return LinearHead.load(path or artifact_dir("needs"))
+    return LinearHead.load(path or artifact_dir("needs", encoder=encoder))
 
 
 @register("unmet.implicit_aspects.v1")
-def implicit_aspect_head(path: str | Path | None = None):
+def implicit_aspect_head(path: str | Path | None = None, encoder: str | None = None):
     """Does the sentence judge something it does not name (SemEval NULL target)? Trained on SemEval/ACOS."""
     from models.heads import LinearHead
 
-    return LinearHead.load(path or artifact_dir("implicit_aspect"))
+    return LinearHead.load(path or artifact_dir("implicit_aspect", encoder=encoder))
 
 
 @register("unmet.sentiment.hf.v1")

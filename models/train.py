@@ -76,15 +76,21 @@ def _model_card(task: str, config: dict, results: list) -> str:
 def train_heads(data_dir: Path, version: str, out_dir: Path = ARTIFACTS_DIR, encoder: str | None = None,
                 adapter: str | Path | None = "default", tasks: tuple[str, ...] = tuple(HEADS), C: float = 1.0,
                 limit: int | None = None, extra: dict | None = None, overwrite: bool = False,
-                evaluate: bool = True, n_boot: int = 1000) -> dict:
-    """Fit the heads of ``tasks``; return {task: {path, rows, metrics}}."""
+                evaluate: bool = True, n_boot: int = 1000, backend: str = "auto") -> dict:
+    """Fit the heads of ``tasks``; return {task: {path, rows, metrics}}.
+
+    ``backend="static"`` first distils the fast mode's projection (as artifact ``static/<version>``) from the
+    encoder, then fits heads on the static embeddings; the default heads are untouched.
+    """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     for task in tasks:
         if task not in HEADS:
             raise ValueError(f"unknown head {task!r}; known: {', '.join(HEADS)}")
         if (out_dir / task / version / "config.json").exists() and not overwrite:
             raise FileExistsError(f"{out_dir / task / version} exists; choose a new --version")
-    model = SentenceEncoder(encoder, adapter=adapter)
+    if backend == "static":
+        _distil_static(encoder, adapter, out_dir, version, overwrite)
+    model = SentenceEncoder(encoder, adapter=adapter, backend=backend)
     data = {task: training_data(task, data_dir, limit, (extra or {}).get(task)) for task in tasks}
     unique = sorted({t for texts, _, _ in data.values() for t in texts})
     log.info("encoding %d unique training texts with %s", len(unique), model.version_)
@@ -113,6 +119,19 @@ def train_heads(data_dir: Path, version: str, out_dir: Path = ARTIFACTS_DIR, enc
         out[task] = {"path": str(directory), "rows": configs[task]["training_rows"],
                      "metrics": configs[task]["metrics"]}
     return out
+
+
+def _distil_static(encoder: str | None, adapter, out_dir: Path, version: str, overwrite: bool,
+                   dims: int = 256) -> Path:
+    from models.static_encoder import fit_projection, save_projection, token_outputs
+
+    directory = out_dir / "static" / version
+    if (directory / "config.json").exists() and not overwrite:
+        raise FileExistsError(f"{directory} exists; choose a new --version")
+    base = SentenceEncoder(encoder, adapter=adapter, backend="torch")
+    outputs = token_outputs(base.pooled_, base.tokenizer_, base.device)
+    log.info("static projection: %d token vectors → %d dimensions", len(outputs), dims)
+    return save_projection(fit_projection(outputs, dims), directory, base.version_, version)
 
 
 def _evaluate(encoder: SentenceEncoder, heads: dict, data_dir: Path, n_boot: int, limit: int | None) -> list:

@@ -191,7 +191,7 @@ def cmd_train(args) -> int:
         print(f"encoder adapter: {tuned['steps']} steps in {tuned['seconds']:.0f}s → {tuned['path']}")
         adapter = tuned["path"]
     results = train_heads(args.data_dir, args.version, out_dir=out, encoder=args.encoder, adapter=adapter,
-                          tasks=tuple(args.heads.split(",")),
+                          tasks=tuple(args.heads.split(",")), backend=args.encoder_backend,
                           limit=args.limit, extra=corrections, overwrite=args.overwrite, n_boot=args.n_boot)
     for task, result in results.items():
         print(f"{task} → {result['path']}")
@@ -324,6 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the model card")
     train.add_argument("--heads", default="sentiment,needs,implicit_aspect", help="which heads to fit")
     train.add_argument("--overwrite", action="store_true", help="replace an existing version")
+    train.add_argument("--encoder-backend", default="auto", choices=("auto", "static"),
+                       help="static: distil the fast mode's token vectors and fit heads for them")
     train.set_defaults(handler=cmd_train)
 
     evaluate = sub.add_parser("eval", help="score the models on the public labelled sets (dev rows)")

@@ -63,3 +63,36 @@ def test_bad_backend_settings_fail_with_clear_messages():
         SentenceEncoder(backend="onnx", device="cuda")
     with pytest.raises(ValueError, match="torch backend only"):
         SentenceEncoder(backend="onnx", precision="fp16")
+
+
+def test_static_fast_mode_uses_its_own_projection_and_heads(cache, monkeypatch):
+    from models.analyzer import Analyzer
+
+    monkeypatch.setenv("UNMET_CACHE_DIR", str(cache))
+    analyzer = Analyzer(encoder_backend="static")
+    assert analyzer.encoder.numerics_ == "static" and "unmet.static_embeddings.v1@" in analyzer.encoder.version_
+    embeddings = analyzer.encoder.encode(SENTENCES + [""])
+    assert embeddings.shape == (len(SENTENCES) + 1, analyzer.encoder.dim_) and analyzer.encoder.dim_ < 384
+    assert np.allclose(np.linalg.norm(embeddings[:-1], axis=1), 1.0, atol=1e-5) and not embeddings[-1].any()
+    # heads trained on this space are picked, not the default ones
+    assert analyzer.versions["needs"].endswith("-static") and analyzer.versions["sentiment"].endswith("-static")
+    batch = analyzer.analyze(["a", "b"], ["The battery died halfway through my commute.", "Please add dark mode."],
+                             ["en", "en"])
+    assert batch.sentences.column("need_kind").to_pylist() == ["implicit", "explicit"]
+    # the cached token table is reused: the same vectors come back from a second load
+    again = Analyzer(encoder_backend="static").encoder.encode(SENTENCES + [""])
+    assert np.array_equal(embeddings, again)
+
+
+def test_heads_are_chosen_for_the_encoder_they_were_trained_on(tmp_path):
+    import json
+
+    from models.registry import artifact_dir
+
+    for version, encoder in (("1.0.0", "space-a"), ("2.0.0", "space-b"), ("1.5.0-fast", "space-c")):
+        (tmp_path / "needs" / version).mkdir(parents=True)
+        (tmp_path / "needs" / version / "config.json").write_text(json.dumps({"encoder": encoder}))
+    assert artifact_dir("needs", root=tmp_path).name == "2.0.0"
+    assert artifact_dir("needs", root=tmp_path, encoder="space-a").name == "1.0.0"
+    assert artifact_dir("needs", root=tmp_path, encoder="space-c").name == "1.5.0-fast"
+    assert artifact_dir("needs", root=tmp_path, encoder="unknown").name == "2.0.0"  # the caller's check then says why

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
@@ -85,10 +86,18 @@ def mentions_digest(sentence_ids: list[str], parameters: dict) -> str:
     return hashlib.sha256(json.dumps([THEME_MODEL, settings, sentence_ids]).encode()).hexdigest()[:16]
 
 
-def quotes_json(theme: dict, rows: list[dict]) -> str:
-    return json.dumps([{"sentence": rows[i]["text"], "feedback_id": rows[i]["feedback_id"],
-                        "source_id": rows[i]["source_id"], "source_name": rows[i]["source_name"],
-                        "url": rows[i]["url"]} for i in theme["representatives"]])
+def quotes_json(rows: list[dict]) -> str:
+    return json.dumps([{"sentence": row["text"], "feedback_id": row["feedback_id"], "source_id": row["source_id"],
+                        "source_name": row["source_name"], "url": row["url"]} for row in rows])
+
+
+def embedding_matrix(column: pa.ChunkedArray) -> np.ndarray:
+    """(rows, dim) float32 from a list<float> column in one copy, without a Python object per row."""
+    lists = column.combine_chunks()
+    if len(lists) == 0:
+        return np.zeros((0, 0), dtype=np.float32)
+    values = lists.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    return values.reshape(len(lists), -1)
 
 
 @flow(name="rank_needs", log_prints=True)
@@ -120,7 +129,8 @@ def rank_needs(db_path: str = str(DEFAULT_DB_PATH), n_bootstrap: int = 300, seed
 
         fit_id = hashlib.sha256(json.dumps([digest, refit, previous and previous.fit_id]).encode()).hexdigest()[:16]
         encoder = data.column("encoder")[0].as_py()
-        embeddings = np.stack(data.column("embedding").to_numpy(zero_copy_only=False)).astype(np.float32)
+        embeddings = embedding_matrix(data.column("embedding"))
+        data = data.drop_columns(["embedding"])  # the matrix is the only copy kept: half the memory at 1M mentions
         texts, aspects = data.column("text").to_pylist(), data.column("aspect").to_pylist()
         fit = fit_themes(embeddings, texts, aspects, mention_keys(data), encoder, previous, refit, seed)
         frame = data.select(["feedback_id", "need_kind", "sentiment", "source_kind", "source_name", "product",
@@ -129,8 +139,9 @@ def rank_needs(db_path: str = str(DEFAULT_DB_PATH), n_bootstrap: int = 300, seed
         chosen_period = choose_period(frame["created_at"]) if period == "auto" else period
         frame["period"] = period_start(frame["created_at"], chosen_period).astype(str).replace("NaT", None)
         ranking, shares, segments = score_themes(frame, chosen_period, n_bootstrap, seed, min_segment_mentions)
-        rows = data.select(["text", "feedback_id", "source_id", "source_name", "url"]).to_pylist()
-        quotes = {t["theme_id"]: quotes_json(t, rows) for t in fit.model.themes_}
+        quoted = data.select(["text", "feedback_id", "source_id", "source_name", "url"])
+        quotes = {t["theme_id"]: quotes_json(quoted.take(t["representatives"]).to_pylist())
+                  for t in fit.model.themes_}
         ranking["example_quotes"] = ranking["theme_id"].map(quotes)
         write_fit(con, fit_id=fit_id, digest=digest, kind=fit.kind, model_name=THEME_MODEL, model=fit.model,
                   params=parameters, encoder=encoder,
