@@ -65,7 +65,8 @@ class SentenceEncoder:
     - ``precision``: ``fp16``/``bf16`` run the torch backend in half precision (meant for GPUs).
     - ``batch_size``: default 16 (ONNX) or 32 (torch) on a CPU, where small batches pad least and stay in
       cache (measured on 2 cores: 1.2–1.4× faster than 64), and 512 on a GPU.
-    ``numerics_`` names what changes the embeddings beyond float noise (``fp32``, ``int8``, ``fp16``, ``bf16``).
+    ``numerics_`` names what changes the embeddings beyond float noise (``fp32``, ``int8``, ``fp16``, ``bf16``,
+    ``static``); it is part of the analysis version, so switching re-analyses documents.
     """
 
     def __init__(self, model: str | None = None, device: str | None = None, batch_size: int | None = None,
