@@ -26,3 +26,18 @@ def verify_files(root: Path, expected: dict[str, str], what: str) -> None:
         actual = sha256_file(path)
         if actual != checksum:
             raise IntegrityError(f"{what}: {path} has sha256 {actual[:12]}…, expected {checksum[:12]}… (tampered?)")
+
+
+def cached_file(target: Path, make) -> Path:
+    """``target``, made by ``make()`` unless it exists and matches the sha256 written beside it when it was made.
+
+    For files derived from the models on first use (ONNX exports, the static token table): a partial or
+    corrupted file is made again, never used.
+    """
+    sidecar = target.with_name(target.name + ".sha256")
+    if target.exists() and sidecar.exists() and sha256_file(target) == sidecar.read_text().strip():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    make()
+    sidecar.write_text(sha256_file(target))
+    return target

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 
-from models.integrity import sha256_file, verify_files
+from models.integrity import cached_file, sha256_file, verify_files
 
 log = logging.getLogger(__name__)
 NAME = "unmet.static_embeddings.v1"
@@ -64,17 +64,14 @@ def load_projection(directory: Path) -> tuple[dict[str, np.ndarray], dict]:
 
 
 def token_table(pooled, tokenizer, device: str, projection: dict[str, np.ndarray], cache: Path) -> np.ndarray:
-    """The projected token table, from the cache when its checksum holds, else rebuilt (a few seconds)."""
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    sidecar = cache.with_suffix(".safetensors.sha256")
-    if cache.exists() and sidecar.exists() and sha256_file(cache) == sidecar.read_text().strip():
-        return load_file(str(cache))["table"]
-    log.info("distilling the static token table into %s", cache)
-    outputs = token_outputs(pooled, tokenizer, device)
-    table = ((outputs - projection["mean"]) @ projection["components"].T).astype(np.float32)
-    save_file({"table": table}, str(cache))
-    sidecar.write_text(sha256_file(cache))
-    return table
+    """The projected token table, from the checksummed cache, else rebuilt (a few seconds)."""
+    def build() -> None:
+        log.info("distilling the static token table into %s", cache)
+        outputs = token_outputs(pooled, tokenizer, device)
+        save_file({"table": ((outputs - projection["mean"]) @ projection["components"].T).astype(np.float32)},
+                  str(cache))
+
+    return load_file(str(cached_file(cache, build)))["table"]
 
 
 def cache_name(encoder_version: str, projection_config: dict) -> str:
