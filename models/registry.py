@@ -55,8 +55,6 @@ def artifact_dir(task: str, version: str | None = None, root: Path | None = None
         matching = [p for p in versions if json.loads((p / "config.json").read_text()).get("encoder") == encoder]
         if matching:
             return matching[-1]
-        if task == "static":
-            raise FileNotFoundError(f"no static projection for {encoder} under {base}")
     return versions[-1]
 
 

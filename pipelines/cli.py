@@ -61,8 +61,8 @@ def add_encoder_runtime_options(parser) -> None:
     from models.encoder import BACKENDS, PRECISIONS
 
     parser.add_argument("--encoder-backend", default="auto", choices=BACKENDS,
-                        help="auto: ONNX Runtime on CPU, torch on GPU; onnx-int8: fastest on CPU, slightly "
-                             "different embeddings (see models/README.md for its accuracy)")
+                        help="auto: ONNX Runtime on CPU, torch on GPU; onnx-int8: faster on CPU, slightly "
+                             "different embeddings; static: fast mode, lower accuracy (models/README.md)")
     parser.add_argument("--precision", default="fp32", choices=PRECISIONS, help="fp16/bf16: half precision (GPU)")
 
 
