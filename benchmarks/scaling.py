@@ -1,6 +1,7 @@
-"""Scaling curve: the whole ``feedback_pipeline`` flow on 10k → 100k → 1M resampled Amazon reviews.
+"""Scaling curve: the pipeline's three flows (ingest → analyze → rank) on 10k → 100k → 1M resampled Amazon reviews.
 
-Each size runs in its own process (so its peak RSS is its own) on a fresh warehouse, then runs again on the
+Each size runs in its own process (so its peak RSS is its own; the peak is also reset before each flow, so
+each flow's own peak is reported) on a fresh warehouse, then runs again on the
 same warehouse to show that an incremental run does no model work for documents already analysed. Time
 should grow linearly and memory stay flat, because ingest streams batches and analysis pages through
 pending documents. The default backend is the static fast mode so that 1M documents fit in a CPU session;
@@ -27,26 +28,47 @@ from run import machine, resample  # noqa: E402
 from pipelines.config import DEFAULT_SHARED_DATA, quiet_prefect_defaults  # noqa: E402
 
 
+def peak_rss_mb(reset: bool = False) -> int:
+    """This process's peak resident set (VmHWM); ``reset`` starts a new peak (Linux ``clear_refs`` 5)."""
+    status = Path("/proc/self/status")
+    if not status.exists():  # not Linux: the lifetime peak is all there is
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if reset:
+        Path("/proc/self/clear_refs").write_text("5")
+    line = next(line for line in status.read_text().splitlines() if line.startswith("VmHWM:"))
+    return round(int(line.split()[1]) / 1024)
+
+
 def one_size(docs: int, data_dir: Path, workdir: Path, runtime: dict) -> dict:
-    """Runs in a child process: resample, run the flow twice, report timings and this process's peak RSS."""
+    """Runs in a child process: resample, run the three flows twice, report timings and peak RSS per flow."""
     quiet_prefect_defaults()
     from prefect.testing.utilities import prefect_test_harness
 
-    from pipelines.flows.pipeline import feedback_pipeline
+    from pipelines.flows.analyze import analyze_feedback
+    from pipelines.flows.ingest import ingest_feedback
+    from pipelines.flows.rank import rank_needs
 
     source = resample(data_dir, "amazon", docs, workdir / f"amazon-{docs}.csv")
-    db = workdir / f"scale-{docs}.duckdb"
+    db = str(workdir / f"scale-{docs}.duckdb")
+    flows = {"ingest": lambda: ingest_feedback([str(source)], db),
+             "analyze": lambda: analyze_feedback(db, batch_documents=2000, **runtime),
+             "rank": lambda: rank_needs(db)}
     out = {"documents": docs, "input_mb": round(source.stat().st_size / 1e6, 1)}
     with prefect_test_harness(server_startup_timeout=120):
         for label in ("first", "again"):
-            started = time.perf_counter()
-            result = feedback_pipeline([str(source)], str(db), batch_documents=2000, **runtime)
-            out[label] = {"seconds": round(time.perf_counter() - started, 1),
+            result, flow_rss, flow_s = {}, {}, {}
+            for name, run in flows.items():
+                peak_rss_mb(reset=True)
+                started = time.perf_counter()
+                result[name] = run()
+                flow_s[name], flow_rss[name] = round(time.perf_counter() - started, 1), peak_rss_mb()
+            out[label] = {"seconds": round(sum(flow_s.values()), 1), "flow_seconds": flow_s,
+                          "flow_peak_rss_mb": flow_rss,
                           "new_documents": result["ingest"]["new_documents"],
                           "analysed": result["analyze"]["documents"], "sentences": result["analyze"]["sentences"],
                           "mentions": result["rank"]["mentions"], "themes": result["rank"]["themes"]}
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    out["warehouse_mb"] = round(db.stat().st_size / 1e6, 1)
+    out["warehouse_mb"] = round(Path(db).stat().st_size / 1e6, 1)
     out["docs_per_s"] = round(docs / out["first"]["seconds"], 1)
     out["sentences_per_s"] = round(out["first"]["sentences"] / out["first"]["seconds"], 1)
     return out
@@ -81,11 +103,13 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     base = rows[0]
     print(f"\n{'documents':>10} {'seconds':>9} {'docs/s':>8} {'sent/s':>8} {'s per 1k docs':>14} "
-          f"{'peak RSS MB':>12} {'rerun s':>8} {'rerun analysed':>15}")
+          f"{'peak RSS MB':>12} {'ingest/analyze/rank MB':>23} {'rerun s':>8} {'rerun analysed':>15}")
     for row in rows:
         per_k = row["first"]["seconds"] / row["documents"] * 1000
+        per_flow = "/".join(str(v) for v in row["first"]["flow_peak_rss_mb"].values())
         print(f"{row['documents']:>10} {row['first']['seconds']:>9} {row['docs_per_s']:>8} {row['sentences_per_s']:>8} "
-              f"{per_k:>14.2f} {row['peak_rss_mb']:>12} {row['again']['seconds']:>8} {row['again']['analysed']:>15}")
+              f"{per_k:>14.2f} {row['peak_rss_mb']:>12} {per_flow:>23} {row['again']['seconds']:>8} "
+              f"{row['again']['analysed']:>15}")
     growth = (rows[-1]["first"]["seconds"] / base["first"]["seconds"]) / (rows[-1]["documents"] / base["documents"])
     print(f"time per document at {rows[-1]['documents']} vs {base['documents']}: {growth:.2f}× (1.00 = linear); "
           f"peak RSS {base['peak_rss_mb']} → {rows[-1]['peak_rss_mb']} MB")

@@ -65,14 +65,15 @@ class ThemeModel(BaseEstimator):
     - ``emerging_min_size`` / ``emerging_min_share``: a new theme in ``partial_fit`` needs at least this many
       misfits and this share of all mentions, and must be as tight as the loosest fitted theme, so a
       nightly run does not spawn a theme from every handful of odd sentences.
-    - ``max_fit_rows``: clustering runs on a seeded sample of at most this many rows; the rest are assigned,
-      so memory and time stay bounded on millions of mentions.
+    - ``max_fit_rows``: features, clusters and thresholds are learnt from a seeded sample of at most this many
+      rows (``learn``); ``label`` then assigns every row chunk by chunk, so memory stays bounded on millions
+      of mentions streamed from the warehouse.
     """
 
     def __init__(self, featurizer=None, reducer=None, clusterer=None, representer=None, outlier_quantile: float = 0.05,
                  emerging_min_size: int = 10, emerging_min_share: float = 0.005, n_parents: int | None = None,
                  n_representatives: int = 5,
-                 max_fit_rows: int = 200_000, random_state: int = 0):
+                 max_fit_rows: int = 100_000, random_state: int = 0):
         self.featurizer = featurizer
         self.reducer = reducer
         self.clusterer = clusterer
@@ -91,21 +92,9 @@ class ThemeModel(BaseEstimator):
         """Cluster from scratch. Ids start at ``first_id`` (largest theme first) so a refit never reuses ids."""
         if len(texts) == 0:
             raise ValueError("no need mentions to group into themes")
-        self.featurizer_ = self.featurizer or HybridFeatures(random_state=self.random_state)
-        X = normalize(self.featurizer_.fit(embeddings, texts).transform(embeddings, texts))
-        raw = self._cluster(X)
-        order = sorted(np.unique(raw), key=lambda c: (-(raw == c).sum(), int(np.argmax(raw == c))))
-        centroids = normalize(np.stack([X[raw == c].mean(axis=0) for c in order]))
-        self.theme_ids_ = np.arange(first_id, first_id + len(order))
-        self.centroids_ = centroids
-        self.emerging_ = np.zeros(len(order), dtype=bool)
-        nearest, similarity = self._nearest(X)
-        self.min_similarity_ = float(np.quantile(similarity, self.outlier_quantile)) if len(X) > 1 else -1.0
-        self.labels_ = np.where(similarity >= self.min_similarity_, self.theme_ids_[nearest], OUTLIER)
-        self.cohesion_floor_ = self._cohesion_floor(normalize(embeddings))
-        self._fit_parents()
-        self._describe(X, texts, aspects)
-        return self
+        sample = self.fit_sample(len(texts))
+        self.learn(embeddings[sample], [texts[i] for i in sample], first_id=first_id)
+        return self.label([(embeddings, texts, aspects, None)])
 
     def partial_fit(self, embeddings: np.ndarray, texts: list[str], aspects: list[str | None] | None = None,
                     known: np.ndarray | None = None) -> ThemeModel:
@@ -115,17 +104,67 @@ class ThemeModel(BaseEstimator):
         is looked at again); known assignments are kept, so a mention never changes theme between
         incremental runs.
         """
-        X = normalize(self.featurizer_.transform(embeddings, texts))
-        labels = self._assign(X)
-        if known is not None:
-            previous = np.array([OUTLIER if k is None else k for k in known], dtype=np.int64)
-            labels = np.where(previous != OUTLIER, previous, labels)
-        misfits = np.flatnonzero(labels == OUTLIER)
-        min_size = max(self.emerging_min_size, int(np.ceil(self.emerging_min_share * len(labels))))
-        if len(misfits) >= min_size:
-            labels = self._add_emerging(X, normalize(embeddings), misfits, labels, min_size)
-        self.labels_ = labels
-        self._describe(X, texts, aspects)
+        return self.label([(embeddings, texts, aspects, known)], emerging=True)
+
+    def fit_sample(self, n_rows: int) -> np.ndarray:
+        """Rows that ``learn`` sees: all of them, or a seeded sample of ``max_fit_rows`` (sorted)."""
+        if n_rows <= self.max_fit_rows:
+            return np.arange(n_rows)
+        return np.sort(np.random.default_rng(self.random_state).choice(n_rows, self.max_fit_rows, replace=False))
+
+    def learn(self, embeddings: np.ndarray, texts: list[str], first_id: int = 0) -> ThemeModel:
+        """Features, themes, thresholds and parents from the sampled rows; ``label`` then assigns every row."""
+        if len(texts) == 0:
+            raise ValueError("no need mentions to group into themes")
+        self.featurizer_ = self.featurizer or HybridFeatures(random_state=self.random_state)
+        X = normalize(self.featurizer_.fit(embeddings, texts).transform(embeddings, texts))
+        raw = self._cluster(X)
+        order = sorted(np.unique(raw), key=lambda c: (-(raw == c).sum(), int(np.argmax(raw == c))))
+        self.theme_ids_ = np.arange(first_id, first_id + len(order))
+        self.centroids_ = normalize(np.stack([X[raw == c].mean(axis=0) for c in order]))
+        self.emerging_ = np.zeros(len(order), dtype=bool)
+        nearest, similarity = self._nearest(X)
+        self.min_similarity_ = float(np.quantile(similarity, self.outlier_quantile)) if len(X) > 1 else -1.0
+        labels = np.where(similarity >= self.min_similarity_, self.theme_ids_[nearest], OUTLIER)
+        self.cohesion_floor_ = self._cohesion_floor(normalize(embeddings), labels)
+        self._fit_parents()
+        return self
+
+    def label(self, chunks, emerging: bool = False) -> ThemeModel:
+        """Assign and describe mentions given as ``(embeddings, texts, aspects, known)`` chunks, in order.
+
+        Memory is one chunk plus the misfits (with ``emerging``) plus a bounded sample of texts per theme,
+        so a million mentions can stream from the warehouse. ``known`` is as in ``partial_fit``.
+        """
+        summary = ThemeSummary(self.n_representatives, getattr(self.representer, "max_rows_per_theme", 2000),
+                               self.random_state)
+        labels, misfits, offset = [], [], 0
+        for embeddings, texts, aspects, known in chunks:
+            aspects = aspects if aspects is not None else [None] * len(texts)
+            X = normalize(self.featurizer_.transform(embeddings, texts))
+            chunk = self._assign(X)
+            if known is not None:
+                previous = known if isinstance(known, np.ndarray) and known.dtype.kind == "i" else \
+                    np.array([OUTLIER if k is None else k for k in known], dtype=np.int64)
+                chunk = np.where(previous != OUTLIER, previous, chunk)
+            rows = np.arange(offset, offset + len(chunk))
+            settled = chunk != OUTLIER if emerging else np.ones(len(chunk), dtype=bool)
+            summary.add(rows[settled], chunk[settled], self._similarity(X[settled], chunk[settled]),
+                        _pick(texts, settled), _pick(aspects, settled))
+            if emerging and not settled.all():
+                out = ~settled
+                misfits.append((rows[out], X[out], normalize(embeddings[out]), _pick(texts, out), _pick(aspects, out)))
+            labels.append(chunk)
+            offset += len(chunk)
+        self.labels_ = np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64)
+        if misfits:
+            rows, X, E = (np.concatenate([m[i] for m in misfits]) for i in range(3))
+            texts, aspects = [t for m in misfits for t in m[3]], [a for m in misfits for a in m[4]]
+            min_size = max(self.emerging_min_size, int(np.ceil(self.emerging_min_share * len(self.labels_))))
+            found = self._add_emerging(X, E, min_size) if len(rows) >= min_size else np.full(len(rows), OUTLIER)
+            self.labels_[rows] = found
+            summary.add(rows, found, self._similarity(X, found), texts, aspects)
+        self._describe(summary)
         return self
 
     def assign(self, embeddings: np.ndarray, texts: list[str]) -> np.ndarray:
@@ -169,19 +208,10 @@ class ThemeModel(BaseEstimator):
 
     # -- stages --------------------------------------------------------------------------------------------
     def _cluster(self, X: np.ndarray) -> np.ndarray:
-        """Cluster labels for every row; beyond ``max_fit_rows`` a sample is clustered and the rest assigned."""
-        rng = np.random.default_rng(self.random_state)
-        sample = np.sort(rng.choice(len(X), self.max_fit_rows, replace=False)) if len(X) > self.max_fit_rows \
-            else np.arange(len(X))
         self.reducer_ = self.reducer or AdaptivePCA(random_state=self.random_state)
         self.clusterer_ = self.clusterer or AutoKMeans(random_state=self.random_state)
-        reduced = self.reducer_.fit_transform(X[sample]) if len(sample) > 2 else X[sample]
-        sample_labels = np.asarray(self.clusterer_.fit(reduced).labels_)
-        if len(sample) == len(X):
-            return sample_labels
-        clusters = np.unique(sample_labels)
-        centroids = normalize(np.stack([X[sample][sample_labels == c].mean(axis=0) for c in clusters]))
-        return clusters[np.argmax(X @ centroids.T, axis=1)]
+        reduced = self.reducer_.fit_transform(X) if len(X) > 2 else X
+        return np.asarray(self.clusterer_.fit(reduced).labels_)
 
     def _nearest(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         nearest = np.empty(len(X), dtype=np.int64)
@@ -192,34 +222,45 @@ class ThemeModel(BaseEstimator):
             similarity[start:start + len(block)] = block.max(axis=1)
         return nearest, similarity
 
-    def _cohesion_floor(self, E: np.ndarray) -> float:
+    def _similarity(self, X: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Each row's similarity to its own theme's centroid (0 for outliers)."""
+        order = np.argsort(self.theme_ids_)
+        position = np.minimum(np.searchsorted(self.theme_ids_[order], labels), len(order) - 1)
+        rows = np.where(self.theme_ids_[order][position] == labels, order[position], -1)
+        similarity = np.zeros(len(X), dtype=np.float32)
+        themed = rows >= 0
+        similarity[themed] = np.einsum("ij,ij->i", X[themed], self.centroids_[rows[themed]])
+        return similarity
+
+    def _cohesion_floor(self, E: np.ndarray, labels: np.ndarray) -> float:
         """How tight (in sentence-embedding space) a new theme must be: as tight as the loosest fitted one."""
         means = []
         for theme in self.theme_ids_:
-            members = E[self.labels_ == theme]
+            members = E[labels == theme]
             if len(members):
                 means.append(float((members @ normalize(members.mean(axis=0, keepdims=True)).T).mean()))
         return min(means) if means else 0.0
 
-    def _add_emerging(self, X: np.ndarray, E: np.ndarray, misfits: np.ndarray, labels: np.ndarray,
-                      min_size: int) -> np.ndarray:
-        """Misfits are grouped by sentence embedding alone: a new topic's words are not in the fitted
-        vocabulary, so the word features would only add noise there."""
-        pool = E[misfits]
-        k = max(1, len(pool) // min_size)
-        k = min(k, int(np.ceil(np.sqrt(len(pool)))))
-        raw = KMeans(n_clusters=k, n_init=4, random_state=self.random_state).fit(pool).labels_
+    def _add_emerging(self, X: np.ndarray, E: np.ndarray, min_size: int) -> np.ndarray:
+        """Labels for the misfits: new theme ids for coherent groups, outlier for the rest.
+
+        Misfits are grouped by sentence embedding alone: a new topic's words are not in the fitted
+        vocabulary, so the word features would only add noise there.
+        """
+        labels = np.full(len(E), OUTLIER, dtype=np.int64)
+        k = max(1, len(E) // min_size)
+        k = min(k, int(np.ceil(np.sqrt(len(E)))))
+        raw = KMeans(n_clusters=k, n_init=4, random_state=self.random_state).fit(E).labels_
         next_id = int(self.theme_ids_.max()) + 1 if len(self.theme_ids_) else 0
         for cluster in sorted(np.unique(raw), key=lambda c: (-(raw == c).sum(), int(np.argmax(raw == c)))):
             members = raw == cluster
             if members.sum() < min_size:
                 continue
-            center = normalize(pool[members].mean(axis=0, keepdims=True))
-            if (pool[members] @ center.T).mean() < self.cohesion_floor_:
+            center = normalize(E[members].mean(axis=0, keepdims=True))
+            if (E[members] @ center.T).mean() < self.cohesion_floor_:
                 continue
-            keep = misfits[members]
-            centroid = normalize(X[keep].mean(axis=0, keepdims=True))
-            labels[keep] = next_id
+            centroid = normalize(X[members].mean(axis=0, keepdims=True))
+            labels[members] = next_id
             self.theme_ids_ = np.append(self.theme_ids_, next_id)
             self.centroids_ = np.vstack([self.centroids_, centroid])
             self.emerging_ = np.append(self.emerging_, True)
@@ -240,26 +281,84 @@ class ThemeModel(BaseEstimator):
         first = {g: int(self.theme_ids_[np.flatnonzero(groups == g)[0]]) for g in np.unique(groups)}
         self.parents_ = np.array([first[g] for g in groups], dtype=np.int64)
 
-    def _describe(self, X: np.ndarray, texts: list[str], aspects: list[str | None] | None) -> None:
+    def _describe(self, summary: ThemeSummary) -> None:
         """Labels, terms and representative quotes for every theme that has members, and for each parent."""
-        aspects = aspects or [None] * len(texts)
+        texts, labels, aspects = summary.text_sample()
         self.representer_ = self.representer or ClassTfidfRepresenter()
-        self.representer_.fit(texts, self.labels_, aspects)
+        self.representer_.fit(texts, labels, aspects)
         parent_of = dict(zip(self.theme_ids_.tolist(), self.parents_.tolist(), strict=True))
-        parent_labels = np.array([parent_of.get(int(t), OUTLIER) for t in self.labels_])
+        parent_labels = np.array([parent_of.get(int(t), OUTLIER) for t in labels])
         parent_names = ClassTfidfRepresenter(n_terms=4).fit(texts, parent_labels, aspects)
         self.themes_ = []
         for row, theme in enumerate(self.theme_ids_):
-            members = np.flatnonzero(self.labels_ == theme)
-            if len(members) == 0:
+            size = summary.sizes.get(int(theme), 0)
+            if size == 0:
                 continue
-            similarity = X[members] @ self.centroids_[row]
             self.themes_.append({
                 "theme_id": int(theme), "label": self.representer_.labels_[int(theme)],
-                "top_terms": self.representer_.terms_[int(theme)], "size": len(members),
-                "representatives": members[np.argsort(-similarity)[: self.n_representatives]].tolist(),
+                "top_terms": self.representer_.terms_[int(theme)], "size": size,
+                "representatives": summary.representatives(int(theme)),
                 "parent_id": int(self.parents_[row]), "parent_label": parent_names.labels_[int(self.parents_[row])],
-                "emerging": bool(self.emerging_[row]), "cohesion": float(similarity.mean()),
+                "emerging": bool(self.emerging_[row]), "cohesion": summary.similarity_sums[int(theme)] / size,
             })
-        outliers = np.flatnonzero(self.labels_ == OUTLIER)
-        self.outliers_ = {"size": len(outliers), "share": len(outliers) / max(len(self.labels_), 1)}
+        n_outliers = summary.sizes.get(OUTLIER, 0)
+        self.outliers_ = {"size": n_outliers, "share": n_outliers / max(len(self.labels_), 1)}
+
+
+def _pick(values: list, mask: np.ndarray) -> list:
+    return [v for v, keep in zip(values, mask, strict=True) if keep]
+
+
+def _row_keys(rows: np.ndarray, seed: int) -> np.ndarray:
+    """A pseudo-random key per row index (splitmix64), the same whatever the chunking."""
+    z = rows.astype(np.uint64) + np.uint64((seed + 1) * 0x9E3779B97F4A7C15 % 2**64)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+class ThemeSummary:
+    """Per-theme size, similarity sum, best quotes and a bounded random text sample, fed chunk by chunk.
+
+    The text sample keeps the ``rows_per_theme`` rows with the smallest seeded key, so it is a uniform sample
+    of each theme however the rows arrive; themes smaller than that keep every row.
+    """
+
+    def __init__(self, n_representatives: int, rows_per_theme: int, seed: int):
+        self.n_representatives = n_representatives
+        self.rows_per_theme = rows_per_theme
+        self.seed = seed
+        self.sizes: dict[int, int] = {}
+        self.similarity_sums: dict[int, float] = {}
+        self._best: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._sample: dict[int, tuple[np.ndarray, list[str], list[str | None]]] = {}
+
+    def add(self, rows: np.ndarray, labels: np.ndarray, similarity: np.ndarray, texts: list[str],
+            aspects: list[str | None]) -> None:
+        keys = _row_keys(rows, self.seed)
+        for theme in np.unique(labels).tolist():
+            members = np.flatnonzero(labels == theme)
+            self.sizes[theme] = self.sizes.get(theme, 0) + len(members)
+            self.similarity_sums[theme] = self.similarity_sums.get(theme, 0.0) + float(similarity[members].sum())
+            best_similarity, best_rows = self._best.get(theme, (np.zeros(0, np.float32), np.zeros(0, np.int64)))
+            best_similarity = np.concatenate([best_similarity, similarity[members]])
+            best_rows = np.concatenate([best_rows, rows[members]])
+            top = np.lexsort((best_rows, -best_similarity))[: self.n_representatives]
+            self._best[theme] = (best_similarity[top], best_rows[top])
+            old_keys, old_texts, old_aspects = self._sample.get(theme, (np.zeros(0, np.uint64), [], []))
+            all_keys = np.concatenate([old_keys, keys[members]])
+            all_texts = old_texts + [texts[i] for i in members]
+            all_aspects = old_aspects + [aspects[i] for i in members]
+            keep = np.sort(np.argsort(all_keys, kind="stable")[: self.rows_per_theme])
+            self._sample[theme] = (all_keys[keep], [all_texts[i] for i in keep], [all_aspects[i] for i in keep])
+
+    def representatives(self, theme: int) -> list[int]:
+        return self._best[theme][1].tolist() if theme in self._best else []
+
+    def text_sample(self) -> tuple[list[str], np.ndarray, list[str | None]]:
+        texts, labels, aspects = [], [], []
+        for theme, (_, theme_texts, theme_aspects) in sorted(self._sample.items()):
+            texts += theme_texts
+            aspects += theme_aspects
+            labels += [theme] * len(theme_texts)
+        return texts, np.array(labels, dtype=np.int64), aspects

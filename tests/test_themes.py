@@ -7,6 +7,7 @@ from models.themes import OUTLIER, ThemeModel
 from pipelines.ranking.segments import rank_by_segment
 from pipelines.ranking.theme_ids import match_refit
 from pipelines.ranking.trend import benjamini_hochberg, choose_period, theme_shares, trend_tests
+from pipelines.storage.mentions import NOT_SEEN
 
 TOPICS = {
     "battery": ("the battery life is awful", "battery life lasts two hours", "my battery life drains overnight"),
@@ -76,6 +77,32 @@ def test_partial_fit_keeps_ids_and_flags_a_new_topic_as_emerging():
     assert np.isin(new_labels[truth2 == "battery"], list(battery_themes)).mean() > 0.8
 
 
+def test_labelling_in_chunks_gives_what_one_pass_gives():
+    """The warehouse streams mentions in chunks: chunk size must not change labels, quotes, sizes or names."""
+    X, texts, aspects, _ = corpus(["battery", "crash", "support"], 50)
+    X2, texts2, aspects2, _ = corpus(["battery", "price"], 30, seed=1)
+    X, texts, aspects = np.vstack([X, X2]), texts + texts2, aspects + aspects2
+    whole = ThemeModel(emerging_min_size=10).fit(X[:150], texts[:150], aspects[:150])
+    state = whole.state_()
+    one = ThemeModel.from_state(state, emerging_min_size=10).partial_fit(X, texts, aspects)
+    chunked = ThemeModel.from_state(state, emerging_min_size=10).label(
+        ((X[i:i + 37], texts[i:i + 37], aspects[i:i + 37], None) for i in range(0, len(texts), 37)), emerging=True)
+    assert (one.labels_ == chunked.labels_).all() and any(t["emerging"] for t in one.themes_)
+    assert one.outliers_ == chunked.outliers_
+    for a, b in zip(one.themes_, chunked.themes_, strict=True):  # cohesion: float sums in another order
+        assert {**a, "cohesion": 0} == {**b, "cohesion": 0} and abs(a["cohesion"] - b["cohesion"]) < 1e-5
+
+
+def test_learning_from_a_sample_bounds_the_rows_fitted_and_still_labels_every_row():
+    X, texts, aspects, truth = corpus(["battery", "crash", "support"], 100)
+    model = ThemeModel(max_fit_rows=90, random_state=1).fit(X, texts, aspects)
+    assert len(model.fit_sample(len(texts))) == 90 and len(model.labels_) == len(texts)
+    themed = model.labels_ != OUTLIER
+    assert themed.mean() > 0.85
+    for theme in np.unique(model.labels_[themed]):
+        assert len(set(truth[model.labels_ == theme])) == 1
+
+
 def test_scattered_misfits_do_not_become_a_theme():
     X, texts, aspects, _ = corpus(["battery", "crash"], 40)
     model = ThemeModel(emerging_min_size=10).fit(X, texts, aspects)
@@ -87,9 +114,8 @@ def test_scattered_misfits_do_not_become_a_theme():
 
 
 def test_refit_keeps_ids_of_continuing_themes_and_maps_the_rest():
-    keys = [f"m{i}" for i in range(10)]
-    old = {"m0": 3, "m1": 3, "m2": 3, "m3": 7, "m4": 7, "m5": 7, "m6": 9, "m7": 9, "m8": -1}
-    renames, table = match_refit(keys, [20, 20, 20, 21, 21, 22, 22, 22, 22, 22], old)
+    old = [3, 3, 3, 7, 7, 7, 9, 9, OUTLIER, NOT_SEEN]  # the last mention is new since the previous fit
+    renames, table = match_refit(np.array(old), np.array([20, 20, 20, 21, 21, 22, 22, 22, 22, 22]))
     assert renames == {20: 3, 21: 7}  # 22 takes most of 9 but is mostly others: new id
     assert set(map(tuple, table[["old_theme_id", "new_theme_id"]].to_numpy())) == {(3, 3), (7, 7), (7, 22), (9, 22)}
     assert table.loc[table["old_theme_id"] == 9, "share_of_old"].item() == 1.0

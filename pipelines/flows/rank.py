@@ -1,4 +1,8 @@
-"""rank_needs: group the current need mentions into themes (keeping theme ids between runs) and rank them."""
+"""rank_needs: group the current need mentions into themes (keeping theme ids between runs) and rank them.
+
+Mentions stream from the warehouse in chunks (``MentionReader``): a fit learns from a sample, then labels
+every mention; only labels and the few columns that ranking needs are kept for all of them.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ import logging
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 from prefect import flow, task
@@ -21,23 +24,12 @@ from pipelines.ranking import rank_themes
 from pipelines.ranking.segments import rank_by_segment
 from pipelines.ranking.theme_ids import match_refit
 from pipelines.ranking.trend import choose_period, period_start, theme_shares, trend_tests
+from pipelines.storage.mentions import MentionReader
 from pipelines.storage.runs import recorded_run
-from pipelines.storage.theme_store import PreviousFit, load_previous_fit, mention_keys, write_fit
+from pipelines.storage.theme_store import PreviousFit, load_previous_fit, write_fit
 
 log = logging.getLogger("unmet.rank")
 THEME_MODEL = "unmet.themes.v2"
-
-MENTIONS_SQL = """
-SELECT s.sentence_id, s.feedback_id, s.sentence_index, s.text, s.need_kind, s.sentiment, s.aspect, e.embedding,
-       e.encoder, d.source_id, d.source_kind, d.source_name, d.product, d.url, d.created_at
-FROM sentences s
-JOIN v_current_analysis a USING (feedback_id, analysis_version)
-JOIN sentence_embeddings e USING (sentence_id)
-JOIN documents d USING (feedback_id)
-WHERE s.need_kind IN ('explicit', 'implicit')
-ORDER BY s.sentence_id
-"""
-
 
 @dataclass
 class ThemeFit:
@@ -47,21 +39,27 @@ class ThemeFit:
 
 
 @task(cache_policy=NONE)
-def fit_themes(embeddings: np.ndarray, texts: list[str], aspects: list[str | None], keys: list[str],
-               encoder: str, previous: PreviousFit | None, refit: bool, seed: int) -> ThemeFit:
-    """Incremental when a fit in the same embedding space exists; otherwise (or when asked) a full fit."""
+def fit_themes(mentions: MentionReader, ids: pa.Array, encoder: str, previous: PreviousFit | None, refit: bool,
+               seed: int) -> ThemeFit:
+    """Incremental when a fit in the same embedding space exists; otherwise (or when asked) a full fit.
+
+    A full fit learns from a sample and then labels every mention as it streams from the warehouse.
+    """
     params = {"random_state": seed}
     if previous and not refit and previous.encoder == encoder:
-        model = ThemeModel.from_state(previous.state, **params)
-        known = [previous.assignments.get(key) for key in keys]
-        return ThemeFit("incremental", model.partial_fit(embeddings, texts, aspects, known=known), pd.DataFrame())
+        model = ThemeModel.from_state(previous.state, **params).label(mentions.chunks(), emerging=True)
+        return ThemeFit("incremental", model, pd.DataFrame())
     first_id = previous.next_theme_id if previous else 0
-    model = registry.get(THEME_MODEL, **params).fit(embeddings, texts, aspects, first_id=first_id)
+    model = registry.get(THEME_MODEL, **params)
+    embeddings, texts = mentions.sample(ids.take(model.fit_sample(len(ids))))
+    model.learn(embeddings, texts, first_id=first_id)
+    del embeddings, texts
+    model.label((embeddings, texts, aspects, None) for embeddings, texts, aspects, _ in mentions.chunks())
     if not previous:
         return ThemeFit("initial", model, pd.DataFrame())
     if previous.encoder != encoder:
         log.info("embedding space changed (%s → %s): full refit", previous.encoder, encoder)
-    renames, id_map = match_refit(keys, model.labels_.tolist(), previous.assignments)
+    renames, id_map = match_refit(mentions.previous_theme_ids_, model.labels_)
     model.renumber(renames)
     return ThemeFit("refit", model, id_map)
 
@@ -80,24 +78,13 @@ def score_themes(mentions: pd.DataFrame, period: str, n_bootstrap: int, seed: in
     return ranking, shares, segments
 
 
-def mentions_digest(sentence_ids: list[str], parameters: dict) -> str:
+def mentions_digest(sentence_ids: pa.Array, parameters: dict) -> str:
     """Same mentions and settings → same digest → the previous fit is kept as it is."""
     settings = {k: v for k, v in parameters.items() if k != "refit"}
-    return hashlib.sha256(json.dumps([THEME_MODEL, settings, sentence_ids]).encode()).hexdigest()[:16]
-
-
-def quotes_json(rows: list[dict]) -> str:
-    return json.dumps([{"sentence": row["text"], "feedback_id": row["feedback_id"], "source_id": row["source_id"],
-                        "source_name": row["source_name"], "url": row["url"]} for row in rows])
-
-
-def embedding_matrix(column: pa.ChunkedArray) -> np.ndarray:
-    """(rows, dim) float32 from a list<float> column in one copy, without a Python object per row."""
-    lists = column.combine_chunks()
-    if len(lists) == 0:
-        return np.zeros((0, 0), dtype=np.float32)
-    values = lists.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-    return values.reshape(len(lists), -1)
+    digest = hashlib.sha256(json.dumps([THEME_MODEL, settings]).encode())
+    for start in range(0, len(sentence_ids), 100_000):
+        digest.update("\n".join(sentence_ids.slice(start, 100_000).to_pylist()).encode() + b"\n")
+    return digest.hexdigest()[:16]
 
 
 @flow(name="rank_needs", log_prints=True)
@@ -113,13 +100,13 @@ def rank_needs(db_path: str = str(DEFAULT_DB_PATH), n_bootstrap: int = 300, seed
     with recorded_run(db_path, "rank_needs", parameters, wait_s) as run:
         con, run_id = run.con, run.run_id
         started = time.perf_counter()
-        data = con.execute(MENTIONS_SQL).fetch_arrow_table()
-        if data.num_rows == 0:
+        previous = load_previous_fit(con)
+        mentions = MentionReader(con, previous.fit_id if previous else None)
+        ids = mentions.ids()
+        if len(ids) == 0:
             log.warning("no need mentions yet: nothing to rank")
             run.complete(counts={"mentions": 0, "themes": 0})
             return {"run_id": run_id, "mentions": 0, "themes": 0, "outliers": 0, "theme_fit_id": None}
-        ids = data.column("sentence_id").to_pylist()
-        previous = load_previous_fit(con)
         digest = mentions_digest(ids, parameters)
         if previous and not refit and previous.mentions_digest == digest:
             log.info("need mentions unchanged since fit %s: ranking kept", previous.fit_id)
@@ -128,21 +115,18 @@ def rank_needs(db_path: str = str(DEFAULT_DB_PATH), n_bootstrap: int = 300, seed
                     "outliers": previous.n_outliers, "theme_fit_id": previous.fit_id, "kind": "reused"}
 
         fit_id = hashlib.sha256(json.dumps([digest, refit, previous and previous.fit_id]).encode()).hexdigest()[:16]
-        encoder = data.column("encoder")[0].as_py()
-        embeddings = embedding_matrix(data.column("embedding"))
-        data = data.drop_columns(["embedding"])  # the matrix is the only copy kept: half the memory at 1M mentions
-        texts, aspects = data.column("text").to_pylist(), data.column("aspect").to_pylist()
-        fit = fit_themes(embeddings, texts, aspects, mention_keys(data), encoder, previous, refit, seed)
-        frame = data.select(["feedback_id", "need_kind", "sentiment", "source_kind", "source_name", "product",
-                             "created_at"]).to_pandas()
+        encoder = mentions.encoder()
+        fit = fit_themes(mentions, ids, encoder, previous, refit, seed)
+        frame = mentions.ranking_columns_.to_pandas()
         frame["theme_id"] = fit.model.labels_
         chosen_period = choose_period(frame["created_at"]) if period == "auto" else period
         frame["period"] = period_start(frame["created_at"], chosen_period).astype(str).replace("NaT", None)
         ranking, shares, segments = score_themes(frame, chosen_period, n_bootstrap, seed, min_segment_mentions)
-        quoted = data.select(["text", "feedback_id", "source_id", "source_name", "url"])
-        quotes = {t["theme_id"]: quotes_json(quoted.take(t["representatives"]).to_pylist())
-                  for t in fit.model.themes_}
-        ranking["example_quotes"] = ranking["theme_id"].map(quotes)
+        del frame
+        representatives = {t["theme_id"]: [ids[i].as_py() for i in t["representatives"]] for t in fit.model.themes_}
+        found = mentions.quotes([i for chosen in representatives.values() for i in chosen])
+        ranking["example_quotes"] = ranking["theme_id"].map(
+            {theme: json.dumps([found[i] for i in chosen]) for theme, chosen in representatives.items()})
         write_fit(con, fit_id=fit_id, digest=digest, kind=fit.kind, model_name=THEME_MODEL, model=fit.model,
                   params=parameters, encoder=encoder,
                   period=chosen_period, previous=previous, run_id=run_id,

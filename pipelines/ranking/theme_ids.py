@@ -3,19 +3,22 @@ fresh ids, and every (old, new) pair that shares mentions is recorded so dashboa
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from pipelines.storage.mentions import NOT_SEEN
 
-def match_refit(keys: list[str], new_labels: list[int],
-                old_labels: dict[str, int]) -> tuple[dict[int, int], pd.DataFrame]:
+
+def match_refit(old_labels: np.ndarray, new_labels: np.ndarray) -> tuple[dict[int, int], pd.DataFrame]:
     """Renames for the new fit (new id → old id) and the old → new mapping table.
 
-    A new theme keeps an old id when each is the other's main source/destination: more than half of the
-    old theme's mentions moved into it and more than half of its mentions came from that old theme.
+    ``old_labels`` holds each mention's theme in the previous fit (-1 outlier, ``NOT_SEEN`` when it was not
+    in that fit). A new theme keeps an old id when each is the other's main source/destination: more than
+    half of the old theme's mentions moved into it and more than half of its mentions came from that old
+    theme.
     """
-    pairs = pd.DataFrame({"key": keys, "new": new_labels})
-    pairs["old"] = pairs["key"].map(old_labels)
-    shared = pairs.dropna(subset=["old"]).astype({"old": int})
+    pairs = pd.DataFrame({"old": np.asarray(old_labels, dtype=np.int64), "new": np.asarray(new_labels)})
+    shared = pairs[pairs["old"] != NOT_SEEN]
     columns = ["old_theme_id", "new_theme_id", "shared_mentions", "share_of_old"]
     if shared.empty:
         return {}, pd.DataFrame(columns=columns)

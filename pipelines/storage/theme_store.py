@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import duckdb
@@ -13,15 +13,6 @@ import pyarrow as pa
 
 from models.themes import ThemeModel
 from pipelines.faults import checkpoint
-
-
-def mention_keys(mentions: pa.Table) -> list[str]:
-    """Identity of a mention that survives re-analysis with new model versions (same form as MENTION_KEY_SQL)."""
-    return [f"{f}:{i}" for f, i in zip(mentions.column("feedback_id").to_pylist(),
-                                       mentions.column("sentence_index").to_pylist(), strict=True)]
-
-
-MENTION_KEY_SQL = "s.feedback_id || ':' || s.sentence_index"
 
 
 @dataclass
@@ -34,7 +25,6 @@ class PreviousFit:
     n_outliers: int
     next_theme_id: int
     featurizer_fit_id: str | None = None
-    assignments: dict[str, int] = field(default_factory=dict)  # mention key → theme id (-1 = outlier)
 
 
 def load_previous_fit(con: duckdb.DuckDBPyConnection) -> PreviousFit | None:
@@ -56,19 +46,15 @@ def load_previous_fit(con: duckdb.DuckDBPyConnection) -> PreviousFit | None:
              "min_similarity": min_similarity, "cohesion_floor": cohesion_floor,
              "featurizer": dict(zip(["terms", "idf", "components", "n_components", "lexical_weight"], features,
                                     strict=True))}
-    assignments = dict(con.execute(f"""SELECT {MENTION_KEY_SQL}, ta.theme_id
-                                      FROM theme_assignments ta JOIN sentences s USING (sentence_id)
-                                      WHERE ta.theme_fit_id = ?""", [fit_id]).fetchall())
     next_id = con.execute("SELECT coalesce(max(theme_id), -1) + 1 FROM theme_centroids").fetchone()[0]
     n_themes = con.execute("SELECT count(*) FROM themes WHERE theme_fit_id = ?", [fit_id]).fetchone()[0]
-    return PreviousFit(fit_id, encoder, digest, state, n_themes, n_outliers or 0, next_id, featurizer_fit_id,
-                       assignments)
+    return PreviousFit(fit_id, encoder, digest, state, n_themes, n_outliers or 0, next_id, featurizer_fit_id)
 
 
 def write_fit(con: duckdb.DuckDBPyConnection, *, fit_id: str, digest: str, kind: str, model_name: str,
               model: ThemeModel,
               params: dict, encoder: str, period: str, previous: PreviousFit | None, run_id: str,
-              sentence_ids: list[str], ranking: pd.DataFrame, shares: pd.DataFrame, segments: pd.DataFrame,
+              sentence_ids: pa.Array, ranking: pd.DataFrame, shares: pd.DataFrame, segments: pd.DataFrame,
               id_map: pd.DataFrame) -> None:
     """Everything about one fit in one transaction: readers see the old fit or the new one, never half."""
     state = model.state_()
@@ -76,14 +62,14 @@ def write_fit(con: duckdb.DuckDBPyConnection, *, fit_id: str, digest: str, kind:
     featurizer_fit_id = previous.featurizer_fit_id if kind == "incremental" else fit_id
     themes = pa.Table.from_pylist([
         {"theme_fit_id": fit_id, "theme_id": t["theme_id"], "label": t["label"], "top_terms": t["top_terms"],
-         "size": t["size"], "representative_sentence_ids": [sentence_ids[i] for i in t["representatives"]],
+         "size": t["size"], "representative_sentence_ids": [sentence_ids[i].as_py() for i in t["representatives"]],
          "parent_id": t["parent_id"], "parent_label": t["parent_label"], "is_emerging": t["emerging"],
          "cohesion": t["cohesion"]} for t in model.themes_])
     centroids = pa.table({"theme_fit_id": [fit_id] * len(state["theme_ids"]), "theme_id": state["theme_ids"],
                           "parent_id": state["parents"], "is_emerging": state["emerging"],
                           "centroid": pa.array(list(np.asarray(state["centroids"], dtype=np.float32)),
                                                type=pa.list_(pa.float32()))})
-    assignments = pa.table({"theme_fit_id": [fit_id] * len(sentence_ids), "sentence_id": sentence_ids,
+    assignments = pa.table({"theme_fit_id": pa.repeat(fit_id, len(sentence_ids)), "sentence_id": sentence_ids,
                             "theme_id": np.asarray(model.labels_, dtype=np.int32)})
     ranking = ranking.assign(theme_fit_id=fit_id)
     shares = shares.assign(theme_fit_id=fit_id)

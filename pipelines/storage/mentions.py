@@ -1,0 +1,106 @@
+"""Need mentions read from the warehouse in sentence-id order, a chunk at a time, so ranking a million
+mentions never holds their embeddings all at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from models.themes import OUTLIER
+
+NOT_SEEN = -2  # a mention that the previous fit did not have (outliers there are -1)
+
+CURRENT_MENTIONS = """
+FROM sentences s
+JOIN v_current_analysis a USING (feedback_id, analysis_version)
+WHERE s.need_kind IN ('explicit', 'implicit')
+"""
+
+MENTIONS_SQL = """
+SELECT s.sentence_id, s.feedback_id, s.text, s.aspect, s.need_kind, s.sentiment, e.embedding,
+       coalesce(k.theme_id, {not_seen}) AS previous_theme_id,
+       d.source_kind, d.source_name, d.product, d.created_at
+FROM sentences s
+JOIN v_current_analysis a USING (feedback_id, analysis_version)
+JOIN sentence_embeddings e USING (sentence_id)
+JOIN documents d USING (feedback_id)
+LEFT JOIN (SELECT p.feedback_id, p.sentence_index, ta.theme_id
+           FROM theme_assignments ta JOIN sentences p USING (sentence_id)
+           WHERE ta.theme_fit_id = $previous_fit) k USING (feedback_id, sentence_index)
+WHERE s.need_kind IN ('explicit', 'implicit') {only}
+ORDER BY s.sentence_id
+"""
+
+RANKING_COLUMNS = ["feedback_id", "need_kind", "sentiment", "source_kind", "source_name", "product", "created_at"]
+
+
+def embedding_matrix(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """(rows, dim) float32 from a list<float> column in one copy, without a Python object per row."""
+    lists = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if len(lists) == 0:
+        return np.zeros((0, 0), dtype=np.float32)
+    values = lists.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    return values.reshape(len(lists), -1)
+
+
+class MentionReader:
+    """The current need mentions of one warehouse, with the theme each had in the previous fit.
+
+    ``ids()`` is cheap (one string per mention); ``sample`` reads the rows a theme fit learns from;
+    ``chunks`` streams every row and keeps only the small columns that ranking needs
+    (``ranking_columns_``) and the previous theme ids (``previous_theme_ids_``).
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, previous_fit_id: str | None, chunk_rows: int = 32_768):
+        self.con = con
+        self.previous_fit_id = previous_fit_id
+        self.chunk_rows = chunk_rows
+
+    def ids(self) -> pa.Array:
+        table = self.con.execute(f"SELECT s.sentence_id {CURRENT_MENTIONS} ORDER BY s.sentence_id").fetch_arrow_table()
+        return table.column("sentence_id").combine_chunks()
+
+    def encoder(self) -> str | None:
+        row = self.con.execute("""SELECT e.encoder FROM sentences s
+                                  JOIN v_current_analysis a USING (feedback_id, analysis_version)
+                                  JOIN sentence_embeddings e USING (sentence_id)
+                                  WHERE s.need_kind IN ('explicit', 'implicit') LIMIT 1""").fetchone()
+        return row[0] if row else None
+
+    def sample(self, sentence_ids: pa.Array) -> tuple[np.ndarray, list[str]]:
+        """Embeddings and texts of the given mentions, in sentence-id order."""
+        self.con.register("unmet_sample_ids", pa.table({"sentence_id": sentence_ids}))
+        try:
+            table = self._query("AND s.sentence_id IN (SELECT sentence_id FROM unmet_sample_ids)").fetch_arrow_table()
+        finally:
+            self.con.unregister("unmet_sample_ids")
+        return embedding_matrix(table.column("embedding")), table.column("text").to_pylist()
+
+    def chunks(self) -> Iterator[tuple[np.ndarray, list[str], list[str | None], np.ndarray]]:
+        """``(embeddings, texts, aspects, previous theme ids)`` per chunk, as ``ThemeModel.label`` takes them."""
+        ranking, previous = [], []
+        reader = self._query("").fetch_record_batch(self.chunk_rows)
+        for batch in reader:
+            ranking.append(pa.Table.from_batches([batch.select(RANKING_COLUMNS)]))
+            known = batch.column("previous_theme_id").to_numpy().astype(np.int64)
+            previous.append(known)
+            known = np.where(known == NOT_SEEN, OUTLIER, known)
+            yield (embedding_matrix(batch.column("embedding")), batch.column("text").to_pylist(),
+                   batch.column("aspect").to_pylist(), known)
+        self.ranking_columns_ = pa.concat_tables(ranking) if ranking else None
+        self.previous_theme_ids_ = np.concatenate(previous) if previous else np.zeros(0, dtype=np.int64)
+
+    def quotes(self, sentence_ids: list[str]) -> dict[str, dict]:
+        """Quote fields of a few sentences, by sentence id."""
+        rows = self.con.execute("""SELECT s.sentence_id, s.text, s.feedback_id, d.source_id, d.source_name, d.url
+                                   FROM sentences s JOIN documents d USING (feedback_id)
+                                   WHERE s.sentence_id IN (SELECT unnest($ids))""", {"ids": sentence_ids}).fetchall()
+        return {r[0]: {"sentence": r[1], "feedback_id": r[2], "source_id": r[3], "source_name": r[4], "url": r[5]}
+                for r in rows}
+
+    def _query(self, only: str) -> duckdb.DuckDBPyConnection:
+        sql = MENTIONS_SQL.format(not_seen=NOT_SEEN, only=only)
+        return self.con.execute(sql, {"previous_fit": self.previous_fit_id})
