@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import machine, resample  # noqa: E402
+from scaling import peak_rss_mb  # noqa: E402
 
 from pipelines.config import DEFAULT_SHARED_DATA, quiet_prefect_defaults  # noqa: E402
 
@@ -50,6 +50,7 @@ def replicate(base: Path, target: Path, copies: int) -> dict:
 
     shutil.copy(base, target)
     con = duckdb.connect(str(target))
+    con.execute("SET enable_progress_bar = false")
     con.execute(f"ATTACH '{base}' AS base (READ_ONLY)")
     for k in range(1, copies):
         suffix = f"'~{k}'"
@@ -80,13 +81,12 @@ def rank_once(db: Path) -> dict:
     from pipelines.flows.rank import rank_needs
 
     with prefect_test_harness(server_startup_timeout=120):
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        before = peak_rss_mb()
         started = time.perf_counter()
         result = rank_needs(str(db))
         seconds = time.perf_counter() - started
     return {"seconds": round(seconds, 1), "mentions": result["mentions"], "themes": result["themes"],
-            "outliers": result["outliers"], "rss_before_mb": round(before),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+            "outliers": result["outliers"], "rss_before_mb": before, "peak_rss_mb": peak_rss_mb()}
 
 
 def main() -> None:

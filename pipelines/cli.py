@@ -77,7 +77,8 @@ def cmd_run(args) -> int:
         sentiment_head=args.sentiment_head, sentiment_labels=args.sentiment_labels,
         refit_themes=args.refit_themes, period=args.period, report_path=str(args.report) if args.report else None,
         batch_rows=args.batch_rows, redact_handles=not args.keep_handles, wait_s=args.wait,
-        encoder_backend=args.encoder_backend, precision=args.precision,
+        encoder_backend=args.encoder_backend, precision=args.precision, dask_address=args.dask,
+        dask_workers=args.dask_workers,
     )
     ingest, analysis, rank = result["ingest"], result["analyze"], result["rank"]
     print(f"rows read {ingest['rows_read']} = stored {ingest['stored']} ({ingest['new_documents']} new) "
@@ -108,6 +109,15 @@ def cmd_query(args) -> int:
         return EXIT_USAGE
     finally:
         con.close()
+    return 0
+
+
+def cmd_export(args) -> int:
+    from pipelines.storage.export import export_parquet
+
+    written = export_parquet(args.db, args.out, wait_s=args.wait)
+    for view, rows in written.items():
+        print(f"{view}: {rows} rows → {args.out / view}")
     return 0
 
 
@@ -267,7 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_encoder_runtime_options(run)
     run.add_argument("--sentiment-head", help="head directory, or hf:MODEL for any Hugging Face classifier")
     run.add_argument("--sentiment-labels", help="label map for hf: heads, e.g. LABEL_0=negative,LABEL_2=positive")
-    run.add_argument("--batch-documents", type=int, default=1000)
+    run.add_argument("--batch-documents", type=int, default=1000, help="documents per analysis partition")
+    run.add_argument("--dask", metavar="ADDRESS",
+                     help="analyse partitions on Dask: a scheduler address (tcp://host:8786) or 'local' for a "
+                          "local cluster (default: $UNMET_DASK_ADDRESS, else in this process)")
+    run.add_argument("--dask-workers", type=int, default=2,
+                     help="workers of a 'local' cluster; with a remote scheduler, how many it has")
     run.add_argument("--top", type=int, default=10, help="how many unmet needs to print")
     run.add_argument("--refit-themes", action="store_true", help="refit themes from scratch (ids mapped, not kept)")
     run.add_argument("--period", default="auto", choices=["auto", "day", "week", "month"], help="trend period")
@@ -283,6 +298,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--db", type=Path, default=DEFAULT_DB_PATH)
     report.add_argument("--out", type=Path, default=Path("report.html"))
     report.set_defaults(handler=cmd_report)
+
+    export = sub.add_parser("export", help="write the views as Parquet, partitioned by year and month written")
+    export.add_argument("out", type=Path, help="directory; each view goes to OUT/<view>/")
+    export.add_argument("--db", type=Path, default=DEFAULT_DB_PATH)
+    export.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                        help="if a run is writing, wait this long for it instead of refusing")
+    export.set_defaults(handler=cmd_export)
 
     themes = sub.add_parser("themes", help="refit the themes from scratch and record the old → new id mapping")
     themes.add_argument("--db", type=Path, default=DEFAULT_DB_PATH)

@@ -121,7 +121,7 @@ def test_prefect_yaml_deployments_validate(tmp_path):
     done = subprocess.run([prefect, "--no-prompt", "deploy", "--all"], cwd=root, env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert done.stdout.count("successfully created") == 2
+    assert done.stdout.count("successfully created") == 3
 
 
 def test_a_directory_yields_its_feedback_files_only(caplog):
@@ -200,3 +200,27 @@ def test_report_renders_charts_in_headless_chromium(sample_db, tmp_path):
     subprocess.run([chromium, *flags, f"--screenshot={shot}", out.as_uri()], capture_output=True, timeout=120,
                    check=True)
     assert shot.stat().st_size > 20_000
+
+
+def test_export_writes_partitioned_parquet_that_duckdb_reads_back(sample_db, tmp_path, capsys):
+    db, _ = sample_db
+    out = tmp_path / "lake"
+    assert main(["export", str(out), "--db", str(db)]) == 0
+    assert "v_feedback:" in capsys.readouterr().out
+    assert any(p.name.startswith("year=") for p in (out / "v_feedback").iterdir())
+    con = duckdb.connect()
+    try:
+        lake = {view: con.execute(f"SELECT count(*) FROM read_parquet('{out / view}/**/*.parquet', "
+                                  "hive_partitioning = true)").fetchone()[0]
+                for view in ("v_feedback", "v_need_mentions", "v_unmet_needs")}
+        months = con.execute(f"SELECT count(DISTINCT (year, month)) FROM read_parquet('{out}/v_feedback/**/*.parquet', "
+                             "hive_partitioning = true)").fetchone()[0]
+    finally:
+        con.close()
+    table = counts(db)
+    assert lake == {view: table[view] for view in lake} and months > 1
+    assert main(["export", str(out), "--db", str(db)]) == 0  # a second export replaces the first
+    con = duckdb.connect()
+    again = con.execute(f"SELECT count(*) FROM read_parquet('{out}/v_feedback/**/*.parquet')").fetchone()[0]
+    con.close()
+    assert again == table["v_feedback"]

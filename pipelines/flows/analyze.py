@@ -1,10 +1,17 @@
-"""analyze_feedback: label every document not yet analysed by the current model versions."""
+"""analyze_feedback: label every document not yet analysed by the current model versions.
+
+Pending documents are read in partitions of ``batch_documents``; each partition is analysed by a task that
+runs wherever the flow's task runner puts it (this process by default, a Dask worker with
+``dask_address``) and returns Arrow tables; only this flow's process writes them to DuckDB.
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
 import time
+from collections import deque
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from prefect import flow, task
@@ -37,9 +44,42 @@ def load_models(encoder: str | None, spacy_model: str | None, device: str | None
     return cached_analyzer(encoder, spacy_model, device, sentiment_head, sentiment_labels, encoder_backend, precision)
 
 
-@task(cache_policy=NONE)
-def analyze_batch(analyzer: Analyzer, feedback_ids: list[str], texts: list[str], languages: list[str]) -> AnalysisBatch:
-    return analyzer.analyze(feedback_ids, texts, languages)
+@dataclass(frozen=True)
+class ModelSettings:
+    """What a partition task needs to load the same models in another process."""
+    encoder: str | None = None
+    spacy_model: str | None = None
+    device: str | None = None
+    sentiment_head: str | None = None
+    sentiment_labels: str | None = None
+    encoder_backend: str = "auto"
+    precision: str = "fp32"
+
+
+@task(cache_policy=NONE, retries=2, retry_delay_seconds=5)
+def analyze_partition(models: ModelSettings, feedback_ids: list[str], texts: list[str],
+                      languages: list[str]) -> AnalysisBatch:
+    """One partition of pending documents → Arrow tables. Models load once per process (worker)."""
+    return cached_analyzer(**asdict(models)).analyze(feedback_ids, texts, languages)
+
+
+def task_runner_for(dask_address: str | None, dask_workers: int = 2):
+    """``None`` (Prefect's default runner, in this process), a local Dask cluster of ``dask_workers`` processes
+    (``"local"``), or the Dask scheduler at ``dask_address`` (``tcp://host:8786``)."""
+    if not dask_address:
+        return None
+    from prefect_dask import DaskTaskRunner
+
+    if dask_address == "local":
+        return DaskTaskRunner(cluster_kwargs={"n_workers": dask_workers, "threads_per_worker": 1,
+                                              "processes": True, "dashboard_address": None})
+    return DaskTaskRunner(address=dask_address)
+
+
+def analyze_with(dask_address: str | None = None, dask_workers: int = 2):
+    """The analyze flow, on the task runner that ``dask_address`` names (see ``task_runner_for``)."""
+    runner = task_runner_for(dask_address, dask_workers)
+    return analyze_feedback if runner is None else analyze_feedback.with_options(task_runner=runner)
 
 
 PENDING_SQL = """
@@ -59,15 +99,21 @@ WHERE NOT EXISTS (SELECT 1 FROM document_analysis a WHERE a.feedback_id = d.feed
 def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = None, spacy_model: str | None = None,
                      device: str | None = None, batch_documents: int = 1000, sentiment_head: str | None = None,
                      sentiment_labels: str | None = None, wait_s: float = 60.0, encoder_backend: str = "auto",
-                     precision: str = "fp32") -> dict:
-    """Segment, encode once, run every head; each batch is written in one transaction.
+                     precision: str = "fp32", partitions_in_flight: int = 1) -> dict:
+    """Segment, encode once, run every head; each partition is written in one transaction.
+
+    ``partitions_in_flight`` partitions are submitted before the oldest is awaited and written: 1 in one
+    process; about twice the number of workers on a Dask task runner. Partitions are written in the order
+    they were read, so the warehouse is the same however many workers ran them.
 
     ``sentiment_head`` may be a head directory or ``hf:<model id or path>`` (see models/hf_head.py).
     ``encoder_backend`` and ``precision`` choose how the encoder runs (see models/encoder.py).
     """
     parameters = {"encoder": encoder, "spacy_model": spacy_model, "device": device,
                   "batch_documents": batch_documents, "sentiment_head": sentiment_head,
-                  "encoder_backend": encoder_backend, "precision": precision}
+                  "encoder_backend": encoder_backend, "precision": precision,
+                  "partitions_in_flight": partitions_in_flight}
+    models = ModelSettings(encoder, spacy_model, device, sentiment_head, sentiment_labels, encoder_backend, precision)
     with recorded_run(db_path, "analyze_feedback", parameters, wait_s) as run:
         con = run.con
         started = time.perf_counter()
@@ -77,13 +123,22 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = 
         total = con.execute(PENDING_COUNT_SQL, [analyzer.version]).fetchone()[0]
         documents, sentences, needs, after = 0, 0, 0, ""
         log.info("%d documents to analyse with models %s", total, analyzer.version)
-        # Page by key rather than loading every pending text: memory holds one batch however big the backlog.
+        # Page by key rather than loading every pending text: memory holds a few partitions however big the backlog.
+        pending, read_all = deque(), False
         while True:
-            chunk = con.execute(PENDING_SQL, [after, analyzer.version, batch_documents]).fetch_arrow_table().to_pydict()
-            if not chunk["feedback_id"]:
+            if not read_all:
+                chunk = con.execute(PENDING_SQL, [after, analyzer.version, batch_documents]).fetch_arrow_table()
+                read_all = chunk.num_rows == 0
+                if not read_all:
+                    chunk = chunk.to_pydict()
+                    after = chunk["feedback_id"][-1]
+                    pending.append(analyze_partition.submit(models, chunk["feedback_id"], chunk["text"],
+                                                            chunk["language"]))
+            if not pending:
                 break
-            after = chunk["feedback_id"][-1]
-            batch = analyze_batch(analyzer, chunk["feedback_id"], chunk["text"], chunk["language"])
+            if not read_all and len(pending) < max(partitions_in_flight, 1):
+                continue
+            batch = pending.popleft().result()
             write_analysis(con, run.run_id, batch)
             documents += batch.documents.num_rows
             sentences += batch.sentences.num_rows

@@ -1,0 +1,67 @@
+"""Scale-out: partitions analysed on a real Dask cluster (2 worker processes) give the warehouse that one
+process gives, row for row; only the flow process writes."""
+
+import shutil
+
+import duckdb
+import numpy as np
+import pytest
+
+from pipelines.flows import ingest_feedback
+from pipelines.flows.analyze import analyze_with
+from tests.conftest import SAMPLE
+
+SENTENCE_COLUMNS = ("sentence_id, feedback_id, analysis_version, sentence_index, text, char_start, char_end, "
+                    "sentiment, sentiment_score, sentiment_confidence, need_kind, need_confidence, aspect")
+DOCUMENT_COLUMNS = ("feedback_id, analysis_version, status, sentiment, sentiment_score, sentiment_confidence, "
+                    "n_sentences")
+
+
+def warehouse(db):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        sentences = con.execute(f"SELECT {SENTENCE_COLUMNS} FROM sentences ORDER BY sentence_id").fetchall()
+        documents = con.execute(f"SELECT {DOCUMENT_COLUMNS} FROM document_analysis ORDER BY feedback_id").fetchall()
+        embeddings = con.execute("SELECT sentence_id, embedding FROM sentence_embeddings "
+                                 "ORDER BY sentence_id").fetchall()
+        writers = con.execute("SELECT DISTINCT run_id FROM sentences").fetchall()
+    finally:
+        con.close()
+    return sentences, documents, embeddings, writers
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory, prefect_harness):
+    db = tmp_path_factory.mktemp("scale") / "ingested.duckdb"
+    ingest_feedback([str(SAMPLE / "app_store_reviews.csv"), str(SAMPLE / "social_posts.json")], str(db))
+    return db
+
+
+def test_dask_cluster_gives_the_same_rows_as_one_process(ingested, tmp_path):
+    from distributed import LocalCluster
+
+    single, clustered = tmp_path / "single.duckdb", tmp_path / "dask.duckdb"
+    shutil.copy(ingested, single)
+    shutil.copy(ingested, clustered)
+    one = analyze_with()(str(single), batch_documents=60)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        many = analyze_with(cluster.scheduler_address)(str(clustered), batch_documents=60, partitions_in_flight=4)
+        workers_used = len(cluster.scheduler_info["workers"])
+    assert workers_used == 2
+    assert many["documents"] == one["documents"] > 100 and many["sentences"] == one["sentences"]
+    (s1, d1, e1, _), (s2, d2, e2, writers) = warehouse(single), warehouse(clustered)
+    assert s1 == s2 and d1 == d2  # every label, score, span and aspect
+    assert [i for i, _ in e1] == [i for i, _ in e2]
+    assert np.allclose(np.array([v for _, v in e1]), np.array([v for _, v in e2]), atol=1e-6)
+    assert len(writers) == 1  # one run wrote everything: the flow's, not the workers'
+
+
+def test_a_second_clustered_run_does_no_model_work(ingested, tmp_path):
+    from distributed import LocalCluster
+
+    db = tmp_path / "again.duckdb"
+    shutil.copy(ingested, db)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        first = analyze_with(cluster.scheduler_address)(str(db), batch_documents=80, partitions_in_flight=4)
+        again = analyze_with(cluster.scheduler_address)(str(db), batch_documents=80, partitions_in_flight=4)
+    assert first["documents"] > 100 and again["documents"] == 0
