@@ -84,8 +84,9 @@ class MentionReader:
         ranking, previous = [], []
         reader = self._query("").fetch_record_batch(self.chunk_rows)
         for batch in reader:
-            ranking.append(pa.Table.from_batches([batch.select(RANKING_COLUMNS)]))
-            known = batch.column("previous_theme_id").to_numpy().astype(np.int64)
+            # Copies, not views: a view into an imported batch keeps all of it (embeddings too) alive.
+            ranking.append(pa.Table.from_batches([batch.select(RANKING_COLUMNS)]).take(np.arange(batch.num_rows)))
+            known = np.array(batch.column("previous_theme_id").to_numpy(), dtype=np.int64)
             previous.append(known)
             known = np.where(known == NOT_SEEN, OUTLIER, known)
             yield (embedding_matrix(batch.column("embedding")), batch.column("text").to_pylist(),
