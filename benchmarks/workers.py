@@ -34,13 +34,14 @@ def partition_timings(db: Path, batch_documents: int, encoder_backend: str) -> d
     from pipelines.flows.analyze import PENDING_SQL, ModelSettings, cached_analyzer, write_analysis
     from pipelines.storage import connect
 
+    cached_analyzer.cache_clear()  # the one-process run's models use every core; load them again on one thread
     started = time.perf_counter()
     analyzer = cached_analyzer(**ModelSettings(encoder_backend=encoder_backend).__dict__)
     load_s = time.perf_counter() - started
     con = connect(db)
     analyse_s, write_s, partitions, after, sentences = [], [], 0, "", 0
     while True:
-        chunk = con.execute(PENDING_SQL, [after, analyzer.version, batch_documents]).fetch_arrow_table().to_pydict()
+        chunk = con.execute(PENDING_SQL, [after, analyzer.version, batch_documents]).to_arrow_table().to_pydict()
         if not chunk["feedback_id"]:
             break
         after = chunk["feedback_id"][-1]
