@@ -117,8 +117,7 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = 
     with recorded_run(db_path, "analyze_feedback", parameters, wait_s) as run:
         con = run.con
         started = time.perf_counter()
-        analyzer = load_models(encoder, spacy_model, device, sentiment_head, sentiment_labels, encoder_backend,
-                               precision)
+        analyzer = load_models(**asdict(models))
         load_s = time.perf_counter() - started
         total = con.execute(PENDING_COUNT_SQL, [analyzer.version]).fetchone()[0]
         documents, sentences, needs, after = 0, 0, 0, ""
