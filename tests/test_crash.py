@@ -251,11 +251,11 @@ def test_transient_failures_are_retried_and_permanent_ones_fail_the_run_clearly(
     source.write_text("id,text\n1,The hinge snapped after a week.\n", encoding="utf-8")
     calls = []
 
-    def flaky(path, options):
+    def flaky(path, options, part=None):
         calls.append(path)
         if len(calls) == 1:
             raise OSError("NFS server not responding")  # transient: the retry reads the file again
-        yield from normalize_batches(path, options)
+        yield from normalize_batches(path, options, part)
 
     monkeypatch.setattr(ingest_module, "normalize_batches", flaky)
     db = tmp_path / "retry.duckdb"
@@ -264,14 +264,16 @@ def test_transient_failures_are_retried_and_permanent_ones_fail_the_run_clearly(
 
     calls.clear()
 
-    def broken(path, options):
+    def broken(path, options, part=None):
         calls.append(path)
         raise ValueError("adapter bug: cannot map column 'text'")
         yield  # a generator, like the real one
 
     monkeypatch.setattr(ingest_module, "normalize_batches", broken)
+    skipped = ingest_module.ingest_feedback([str(source)], str(db))  # the file was ingested whole: not read again
+    assert calls == [] and skipped["files"][0]["parts_skipped"] == 1
     with pytest.raises(ValueError, match="adapter bug"):
-        ingest_module.ingest_feedback([str(source)], str(db))
+        ingest_module.ingest_feedback([str(source)], str(db), reread=True)
     assert len(calls) == 1  # permanent: not retried
     with duckdb.connect(str(db), read_only=True) as con:
         status, error = con.execute("SELECT status, error FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()

@@ -20,6 +20,7 @@ from prefect.cache_policies import NONE
 from models.analyzer import AnalysisBatch, Analyzer
 from pipelines.config import DEFAULT_DB_PATH
 from pipelines.faults import checkpoint
+from pipelines.flows.runners import on_runner
 from pipelines.storage import insert_new
 from pipelines.storage.runs import recorded_run
 
@@ -63,23 +64,9 @@ def analyze_partition(models: ModelSettings, feedback_ids: list[str], texts: lis
     return cached_analyzer(**asdict(models)).analyze(feedback_ids, texts, languages)
 
 
-def task_runner_for(dask_address: str | None, dask_workers: int = 2):
-    """``None`` (Prefect's default runner, in this process), a local Dask cluster of ``dask_workers`` processes
-    (``"local"``), or the Dask scheduler at ``dask_address`` (``tcp://host:8786``)."""
-    if not dask_address:
-        return None
-    from prefect_dask import DaskTaskRunner
-
-    if dask_address == "local":
-        return DaskTaskRunner(cluster_kwargs={"n_workers": dask_workers, "threads_per_worker": 1,
-                                              "processes": True, "dashboard_address": None})
-    return DaskTaskRunner(address=dask_address)
-
-
 def analyze_with(dask_address: str | None = None, dask_workers: int = 2):
-    """The analyze flow, on the task runner that ``dask_address`` names (see ``task_runner_for``)."""
-    runner = task_runner_for(dask_address, dask_workers)
-    return analyze_feedback if runner is None else analyze_feedback.with_options(task_runner=runner)
+    """The analyze flow, on the task runner that ``dask_address`` names (see runners.py)."""
+    return on_runner(analyze_feedback, dask_address, dask_workers)
 
 
 PENDING_SQL = """

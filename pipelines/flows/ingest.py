@@ -1,24 +1,28 @@
-"""ingest_feedback: files → normalized, redacted documents + quarantine, streamed in batches that the flow
-process writes, one transaction each."""
+"""ingest_feedback: files → normalized, redacted documents + quarantine. Files are read in parts by tasks
+(Dask workers when the flow runs on Dask); only the flow process writes, one transaction per batch."""
 
 from __future__ import annotations
 
 import glob
 import logging
 import time
+from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
 from pipelines.config import DEFAULT_DB_PATH
 from pipelines.faults import checkpoint
 from pipelines.flows.retry import retry_if_transient
+from pipelines.flows.runners import on_runner
 from pipelines.sources import IngestOptions, NormalizedFile, SourceError
 from pipelines.sources.formats import format_from_extension
 from pipelines.sources.normalize import normalize_batches
+from pipelines.sources.partitions import PART_BYTES, InputPart, part_key, part_options, plan_parts
 from pipelines.sources.redact import RedactionPolicy
 from pipelines.storage import author_salt, insert_new
 from pipelines.storage.runs import recorded_run
@@ -49,14 +53,21 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def write_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch: NormalizedFile) -> tuple[int, int]:
-    """One transaction per batch: a crash leaves whole batches or none; re-reading skips what is stored."""
+def write_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch: NormalizedFile,
+                part_row: dict | None = None) -> tuple[int, int]:
+    """One transaction per batch: a crash leaves whole batches or none; re-reading skips what is stored.
+    ``part_row`` (with a part's last batch) records the part as ingested in the same transaction."""
     now = datetime.now(UTC)
     con.execute("BEGIN TRANSACTION")
     new_documents = insert_new(con, "documents", batch.records, "feedback_id",
                                {"ingest_run_id": run_id, "ingested_at": now})
     new_quarantine = insert_new(con, "quarantine", batch.quarantine, "quarantine_id",
                                 {"run_id": run_id, "quarantined_at": now})
+    if part_row is not None:
+        con.execute("INSERT OR REPLACE INTO ingested_parts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [part_row["part_key"], part_row["source_file"], part_row["part_index"], part_row["part_count"],
+                     part_row["first_line"], part_row["rows_read"], part_row["stored"], part_row["quarantined"],
+                     run_id, now])
     checkpoint("ingest.before_commit")
     con.execute("COMMIT")
     checkpoint("ingest.after_commit")
@@ -64,21 +75,50 @@ def write_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch: NormalizedFi
 
 
 @task(retries=2, retry_delay_seconds=2, retry_condition_fn=retry_if_transient, cache_policy=NONE)
-def ingest_file(con: duckdb.DuckDBPyConnection, run_id: str, path: str, options: IngestOptions) -> dict:
-    """Stream one file into the warehouse. Retried on transient I/O errors; a retry re-reads the file and
-    stores only what the failed attempt did not."""
-    summary = {"file": path, "adapter": None, **dict.fromkeys(COUNTS, 0)}
-    for batch in normalize_batches(path, options):
-        new_documents, new_quarantine = write_batch(con, run_id, batch)
-        summary["adapter"] = summary["adapter"] or batch.adapter
-        summary["rows_read"] += batch.rows_read
-        summary["stored"] += batch.records.num_rows
-        summary["quarantined"] += batch.quarantine.num_rows
-        summary["new_documents"] += new_documents
-        summary["new_quarantined"] += new_quarantine
-    log.info("%s: %d rows read = %d stored (%d new) + %d quarantined", path, summary["rows_read"],
-             summary["stored"], summary["new_documents"], summary["quarantined"])
-    return summary
+def plan_file(path: str, options: IngestOptions, part_bytes: int) -> list[tuple[InputPart, IngestOptions]]:
+    """A file's parts with the options each is read with; retried on transient I/O errors."""
+    parts = plan_parts(path, options.fmt, options.encoding, part_bytes)
+    return list(zip(parts, part_options(parts, options), strict=True))
+
+
+@task(retries=2, retry_delay_seconds=2, retry_condition_fn=retry_if_transient, cache_policy=NONE)
+def read_part(part: InputPart, options: IngestOptions) -> list[NormalizedFile]:
+    """Clean, redact and validate one part (in a Dask worker when the flow runs on one). Retried on transient
+    I/O errors: a retry re-reads this part alone."""
+    return list(normalize_batches(part.path, options, part))
+
+
+def write_part(con: duckdb.DuckDBPyConnection, run_id: str, part: InputPart, key: str,
+               batches: list[NormalizedFile]) -> dict:
+    """The part's batches, one transaction each; the last one also records the part as ingested."""
+    counts = {"adapter": None, **dict.fromkeys(COUNTS, 0)}
+    for number, batch in enumerate(batches, start=1):
+        counts["rows_read"] += batch.rows_read
+        counts["stored"] += batch.records.num_rows
+        counts["quarantined"] += batch.quarantine.num_rows
+        part_row = None
+        if number == len(batches):
+            part_row = {"part_key": key, "source_file": part.path, "part_index": part.index,
+                        "part_count": part.count, "first_line": part.first_line, **counts}
+        new_documents, new_quarantine = write_batch(con, run_id, batch, part_row)
+        counts["adapter"] = counts["adapter"] or batch.adapter
+        counts["new_documents"] += new_documents
+        counts["new_quarantined"] += new_quarantine
+    return counts
+
+
+def ingested_keys(con: duckdb.DuckDBPyConnection, keys: list[str]) -> set[str]:
+    con.register("wanted_parts", pa.table({"part_key": pa.array(keys, pa.string())}))
+    try:
+        return {k for (k,) in con.execute("SELECT part_key FROM ingested_parts JOIN wanted_parts USING (part_key)"
+                                          ).fetchall()}
+    finally:
+        con.unregister("wanted_parts")
+
+
+def ingest_with(dask_address: str | None = None, dask_workers: int = 2):
+    """The ingest flow, on the task runner that ``dask_address`` names (see runners.py)."""
+    return on_runner(ingest_feedback, dask_address, dask_workers)
 
 
 @flow(name="ingest_feedback", log_prints=True)
@@ -86,22 +126,58 @@ def ingest_feedback(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), sour
                     source_name: str | None = None, fmt: str | None = None, adapter: str | None = None,
                     column_map: dict[str, str] | None = None, date_format: str | None = None,
                     encoding: str = "utf-8", batch_rows: int = 5000, redact_handles: bool = True,
-                    wait_s: float = 60.0) -> dict:
+                    wait_s: float = 60.0, part_bytes: int = PART_BYTES, parts_in_flight: int = 1,
+                    reread: bool = False) -> dict:
     """Ingest files; returns counts per file where rows_read = stored + quarantined.
+
+    Each file is read in parts of about ``part_bytes`` (see pipelines/sources/partitions.py); a part already
+    ingested with the same options is skipped (``parts_skipped``) unless ``reread``. ``parts_in_flight``
+    parts are read at once (about twice the workers on a Dask task runner); they are written in file order.
 
     Personal data is redacted before storage (e-mails, phones, cards, IBANs, addresses, and @handles in
     social posts unless ``redact_handles`` is off).
     """
     paths = expand_inputs(inputs)
     parameters = {"inputs": [str(p) for p in paths], "source_kind": source_kind, "fmt": fmt, "adapter": adapter,
-                  "column_map": column_map, "batch_rows": batch_rows, "redact_handles": redact_handles}
+                  "column_map": column_map, "batch_rows": batch_rows, "redact_handles": redact_handles,
+                  "part_bytes": part_bytes, "parts_in_flight": parts_in_flight, "reread": reread}
     with recorded_run(db_path, "ingest_feedback", parameters, wait_s) as run:
         options = IngestOptions(source_kind=source_kind, source_name=source_name, fmt=fmt, adapter=adapter,
                                 column_map=column_map or {}, encoding=encoding, date_format=date_format,
                                 author_salt=author_salt(run.con), batch_rows=batch_rows,
                                 redaction=RedactionPolicy(handles=redact_handles))
         started = time.perf_counter()
-        files = [ingest_file(run.con, run.run_id, str(path), options) for path in paths]
+        files = {str(path): {"file": str(path), "adapter": None, "parts": 0, "parts_skipped": 0,
+                             **dict.fromkeys(COUNTS, 0)} for path in paths}
+        planned = [(part, read_options, part_key(part, read_options))
+                   for path in paths for part, read_options in plan_file(str(path), options, part_bytes)]
+        done = set() if reread else ingested_keys(run.con, [key for _, _, key in planned])
+        pending: deque = deque()
+        for part, read_options, key in planned:
+            files[part.path]["parts"] += 1
+            if key in done:
+                files[part.path]["parts_skipped"] += 1
+                continue
+            pending.append((part, key, read_part.submit(part, read_options)))
+            while len(pending) >= max(parts_in_flight, 1):
+                write_next(run, pending, files)
+        while pending:
+            write_next(run, pending, files)
+        for summary in files.values():
+            log.info("%s: %d rows read = %d stored (%d new) + %d quarantined; %d of %d parts already ingested",
+                     summary["file"], summary["rows_read"], summary["stored"], summary["new_documents"],
+                     summary["quarantined"], summary["parts_skipped"], summary["parts"])
+        files = list(files.values())
         totals = {key: sum(f[key] for f in files) for key in COUNTS}
         run.complete(counts={**totals, "files": files}, timings={"ingest_s": round(time.perf_counter() - started, 3)})
     return {"run_id": run.run_id, **totals, "files": files}
+
+
+def write_next(run, pending: deque, files: dict) -> None:
+    """Wait for the oldest part in flight and write it: parts reach the warehouse in file order."""
+    part, key, future = pending.popleft()
+    counts = write_part(run.con, run.run_id, part, key, future.result())
+    summary = files[part.path]
+    summary["adapter"] = summary["adapter"] or counts.pop("adapter")
+    for name in COUNTS:
+        summary[name] += counts[name]

@@ -17,13 +17,17 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipelines.sources.partitions import InputPart
 
 FORMATS = ("csv", "tsv", "jsonl", "json", "parquet")
 _EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
                ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
 _GZIP_MAGIC = b"\x1f\x8b"
 _SPACE = re.compile(r"\s*")
-_SNIFF_BYTES = 64 * 1024
+SNIFF_BYTES = 64 * 1024
 _RAW_PREVIEW_CHARS = 100_000
 _JSON_CHUNK_CHARS = 1 << 20
 MAX_ROW_CHARS = int(os.environ.get("UNMET_MAX_ROW_CHARS", str(16 << 20)))          # one record, any format
@@ -86,7 +90,34 @@ class _SalvagingGunzip(io.RawIOBase):
         super().close()
 
 
-def _open_binary(path: Path):
+class _ByteRange(io.RawIOBase):
+    """Bytes ``start`` to ``end`` (exclusive; None: the end) of an uncompressed file: one part of it."""
+
+    def __init__(self, path: Path, start: int, end: int | None):
+        self._file = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._file.seek(start)
+        self._left = None if end is None else end - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        size = len(buffer) if self._left is None else min(len(buffer), self._left)
+        if size <= 0:
+            return 0
+        read = self._file.readinto(memoryview(buffer)[:size])
+        if self._left is not None:
+            self._left -= read
+        return read
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def _open_binary(path: Path, start: int = 0, end: int | None = None):
+    if start or end is not None:
+        return io.BufferedReader(_ByteRange(path, start, end))
     return io.BufferedReader(_SalvagingGunzip(path)) if is_gzip(path) else open(path, "rb")
 
 
@@ -105,7 +136,7 @@ def detect_format(path: Path) -> str:
     try:
         head = b""
         with _open_binary(path) as fh:
-            while len(head) < _SNIFF_BYTES and (chunk := fh.read1(_SNIFF_BYTES - len(head))):
+            while len(head) < SNIFF_BYTES and (chunk := fh.read1(SNIFF_BYTES - len(head))):
                 head += chunk
     except (OSError, EOFError, zlib.error) as exc:
         raise SourceError(f"{path}: cannot read file to detect its format ({exc})") from exc
@@ -131,8 +162,10 @@ def sniff_format(head: bytes, path: Path | str = "<input>") -> str:
     return "tsv" if header.count("\t") > header.count(",") else "csv"
 
 
-def iter_rows(path: Path, fmt: str | None = None, encoding: str = "utf-8") -> Iterator[RawRow]:
-    """Yield every record of ``path``; see the module docstring for how errors surface."""
+def iter_rows(path: Path, fmt: str | None = None, encoding: str = "utf-8",
+              part: InputPart | None = None) -> Iterator[RawRow]:
+    """Yield every record of ``path``, or of one ``part`` of it (see partitions.py), with the line numbers
+    they have in the whole file; see the module docstring for how errors surface."""
     path = Path(path)
     if not path.exists():
         raise SourceError(f"{path}: no such file")
@@ -144,12 +177,12 @@ def iter_rows(path: Path, fmt: str | None = None, encoding: str = "utf-8") -> It
     readers = {"csv": _iter_delimited, "tsv": _iter_delimited, "jsonl": _iter_jsonl,
                "json": _iter_json, "parquet": _iter_parquet}
     try:
-        yield from readers[fmt](path, fmt, encoding)
+        yield from readers[fmt](path, fmt, encoding, part)
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise SourceError(f"{path}: compressed stream is corrupt or truncated ({exc})") from exc
 
 
-def _text_stream(path: Path, encoding: str):
+def _text_stream(path: Path, encoding: str, start: int = 0, end: int | None = None):
     # surrogateescape keeps undecodable bytes visible, so the affected rows (not the file) fail.
     enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     if enc == "utf-8-sig":
@@ -157,7 +190,7 @@ def _text_stream(path: Path, encoding: str):
             bom = fh.read(2)
         if bom in (b"\xff\xfe", b"\xfe\xff"):  # Excel's "Unicode text" export is UTF-16 with a BOM
             enc = "utf-16"
-    return io.TextIOWrapper(_open_binary(path), encoding=enc, errors="surrogateescape", newline="")
+    return io.TextIOWrapper(_open_binary(path, start, end), encoding=enc, errors="surrogateescape", newline="")
 
 
 _UNDECODABLE = re.compile("[\udc80-\udcff]")  # where surrogateescape put bytes the encoding rejected
@@ -174,10 +207,18 @@ def printable_raw(text: str) -> str:
     ]
 
 
-def _iter_delimited(path: Path, fmt: str, encoding: str) -> Iterator[RawRow]:
-    with _text_stream(path, encoding) as fh:
-        first_line = fh.readline(_SNIFF_BYTES)
-        lines = itertools.chain([first_line], fh)  # no seek back: a compressed stream may not allow it
+def _iter_delimited(path: Path, fmt: str, encoding: str, part: InputPart | None) -> Iterator[RawRow]:
+    start, end = (part.start, part.end) if part else (0, None)
+    with _text_stream(path, encoding, start, end) as fh:
+        line_offset = 0
+        if start:  # a later part: the header is the file's first line, the part's lines keep their numbers
+            with _text_stream(path, encoding) as head:
+                first_line = head.readline(SNIFF_BYTES)
+            lines = itertools.chain([first_line], fh)
+            line_offset = part.first_line - 2
+        else:
+            first_line = fh.readline(SNIFF_BYTES)
+            lines = itertools.chain([first_line], fh)  # no seek back: a compressed stream may not allow it
         delimiter = "\t"
         if fmt == "csv":
             delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
@@ -192,30 +233,30 @@ def _iter_delimited(path: Path, fmt: str, encoding: str) -> Iterator[RawRow]:
         if not any(header):
             raise SourceError(f"{path}:1: header row is empty")
         while True:
-            start = reader.line_num + 1
+            line = reader.line_num + 1 + line_offset
             try:
                 values = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield RawRow(start, None, "", f"malformed CSV row ({exc})")
+                yield RawRow(line, None, "", f"malformed CSV row ({exc})")
                 continue
             if not values or (len(values) == 1 and not values[0].strip()):
                 continue  # blank line: not a record
             raw = printable_raw(delimiter.join(values))
             if len(values) != len(header):  # fields kept by position, so author columns can still be masked
                 partial = dict(zip(header, values, strict=False)) | {"_extra_fields": values[len(header):]}
-                yield RawRow(start, partial, raw, f"expected {len(header)} fields, found {len(values)}")
+                yield RawRow(line, partial, raw, f"expected {len(header)} fields, found {len(values)}")
                 continue
             if any(has_undecodable(v) for v in values):
-                yield RawRow(start, None, raw, f"undecodable bytes (not valid {encoding})")
+                yield RawRow(line, None, raw, f"undecodable bytes (not valid {encoding})")
                 continue
-            yield RawRow(start, dict(zip(header, values, strict=True)), raw)
+            yield RawRow(line, dict(zip(header, values, strict=True)), raw)
 
 
-def _iter_jsonl(path: Path, fmt: str, encoding: str) -> Iterator[RawRow]:
-    with _text_stream(path, encoding) as fh:
-        number = 0
+def _iter_jsonl(path: Path, fmt: str, encoding: str, part: InputPart | None) -> Iterator[RawRow]:
+    with _text_stream(path, encoding, *((part.start, part.end) if part else (0, None))) as fh:
+        number = part.first_line - 1 if part else 0
         while line := fh.readline(MAX_ROW_CHARS + 1):
             number += 1
             if len(line) > MAX_ROW_CHARS and not line.endswith("\n"):
@@ -240,8 +281,9 @@ def _iter_jsonl(path: Path, fmt: str, encoding: str) -> Iterator[RawRow]:
             yield RawRow(number, value, raw)
 
 
-def _iter_json(path: Path, fmt: str, encoding: str) -> Iterator[RawRow]:
-    """A top-level array is streamed element by element; other shapes (API responses) are loaded whole."""
+def _iter_json(path: Path, fmt: str, encoding: str, part: InputPart | None) -> Iterator[RawRow]:
+    """A top-level array is streamed element by element; other shapes (API responses) are loaded whole.
+    A JSON document is never split into parts: ``part`` is always the whole file."""
     with _text_stream(path, encoding) as fh:
         head = fh.read(_JSON_CHUNK_CHARS)
         if head.lstrip().startswith("["):
@@ -378,15 +420,17 @@ def _flatten_reddit(listing: dict) -> Iterator[dict]:
             yield from _flatten_reddit(replies)
 
 
-def _iter_parquet(path: Path, fmt: str, encoding: str) -> Iterator[RawRow]:
+def _iter_parquet(path: Path, fmt: str, encoding: str, part: InputPart | None) -> Iterator[RawRow]:
     import pyarrow.parquet as pq
 
     try:
         parquet = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for a broken footer
         raise SourceError(f"{path}: not a readable Parquet file ({exc})") from exc
-    number = 0
-    for batch in parquet.iter_batches(batch_size=10_000):
+    number, row_groups = 0, None
+    if part and part.count > 1:  # a run of row groups; rows keep the numbers they have in the whole file
+        number, row_groups = part.first_line - 1, range(part.start, part.end)
+    for batch in parquet.iter_batches(batch_size=10_000, row_groups=row_groups):
         for value in batch.to_pylist():
             number += 1
             yield RawRow(number, value, printable_raw(json.dumps(value, ensure_ascii=False, default=str)))

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 from dateutil import parser as date_parser
@@ -20,6 +21,9 @@ from pipelines.sources.adapters import ADAPTERS_BY_NAME, ALIASES, Adapter, detec
 from pipelines.sources.clean import clean_text
 from pipelines.sources.formats import SourceError, iter_rows, printable_raw
 from pipelines.sources.redact import RedactionPolicy, redact
+
+if TYPE_CHECKING:
+    from pipelines.sources.partitions import InputPart
 
 RECORD_SCHEMA = pa.schema([
     ("feedback_id", pa.string()), ("source_kind", pa.string()), ("source_name", pa.string()),
@@ -245,8 +249,10 @@ def _payload_json(fields: dict, options: IngestOptions, adapter: Adapter | None,
     return printable_raw(json.dumps(cleaned, ensure_ascii=False, default=str))
 
 
-def normalize_batches(path: str | Path, options: IngestOptions) -> Iterator[NormalizedFile]:
-    """Stream one file as batches of records and quarantine entries; every row read ends in exactly one.
+def normalize_batches(path: str | Path, options: IngestOptions, part: InputPart | None = None
+                      ) -> Iterator[NormalizedFile]:
+    """Stream one file (or one ``part`` of it) as batches of records and quarantine entries; every row read
+    ends in exactly one.
 
     Memory holds one batch (``options.batch_rows`` rows), whatever the file's size. Personal data is
     redacted here, before anything can be stored or logged.
@@ -282,7 +288,7 @@ def normalize_batches(path: str | Path, options: IngestOptions) -> Iterator[Norm
         return out
 
     try:
-        for row in iter_rows(path, options.fmt, options.encoding):
+        for row in iter_rows(path, options.fmt, options.encoding, part):
             if row.error:
                 payload = (_payload_json(row.fields, options, adapter, is_social()) if row.fields is not None
                            else redact(row.raw, options.redaction, is_social()))
