@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from pipelines.config import DEFAULT_DB_PATH, DEFAULT_SHARED_DATA, quiet_prefect_defaults
+from pipelines.config import DEFAULT_DB_PATH, DEFAULT_SHARED_DATA, PART_BYTES, quiet_prefect_defaults
 
 EXIT_USAGE = 2
 
@@ -78,7 +78,7 @@ def cmd_run(args) -> int:
         refit_themes=args.refit_themes, period=args.period, report_path=str(args.report) if args.report else None,
         batch_rows=args.batch_rows, redact_handles=not args.keep_handles, wait_s=args.wait,
         encoder_backend=args.encoder_backend, precision=args.precision, dask_address=args.dask,
-        dask_workers=args.dask_workers,
+        dask_workers=args.dask_workers, part_bytes=args.part_mb << 20, reread=args.reread,
     )
     ingest, analysis, rank = result["ingest"], result["analyze"], result["rank"]
     print(f"rows read {ingest['rows_read']} = stored {ingest['stored']} ({ingest['new_documents']} new) "
@@ -279,8 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sentiment-labels", help="label map for hf: heads, e.g. LABEL_0=negative,LABEL_2=positive")
     run.add_argument("--batch-documents", type=int, default=1000, help="documents per analysis partition")
     run.add_argument("--dask", metavar="ADDRESS",
-                     help="analyse partitions on Dask: a scheduler address (tcp://host:8786) or 'local' for a "
-                          "local cluster (default: $UNMET_DASK_ADDRESS, else in this process)")
+                     help="read input parts and analyse partitions on Dask: a scheduler address (tcp://host:8786) "
+                          "or 'local' for a local cluster (default: $UNMET_DASK_ADDRESS, else in this process)")
     run.add_argument("--dask-workers", type=int, default=2,
                      help="workers of a 'local' cluster; with a remote scheduler, how many it has")
     run.add_argument("--top", type=int, default=10, help="how many unmet needs to print")
@@ -288,6 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--period", default="auto", choices=["auto", "day", "week", "month"], help="trend period")
     run.add_argument("--report", type=Path, help="also write the HTML report here")
     run.add_argument("--batch-rows", type=int, default=5000, help="rows read and written per ingest transaction")
+    run.add_argument("--part-mb", type=int, default=PART_BYTES >> 20,
+                     help="large files are read in parts of about this many MiB, in parallel on Dask")
+    run.add_argument("--reread", action="store_true",
+                     help="read every input part again, even those already ingested with the same options")
     run.add_argument("--keep-handles", action="store_true",
                      help="do not mask @handles in social posts (other personal data is always masked)")
     run.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",

@@ -112,3 +112,66 @@ def test_part_keys_follow_content_and_options(tmp_path):
     assert grown[:-1] == keys[:-1] and grown[-1] != keys[-1]
     assert part_key(parts[0], IngestOptions(column_map={"text": "text"})) != keys[0]
     assert part_key(parts[0], IngestOptions(batch_rows=7)) == keys[0]  # batching does not change what is stored
+
+
+def warehouse_rows(db):
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        documents = con.execute("SELECT feedback_id, source_kind, adapter, text, raw_text, source_file, source_line, "
+                                "raw_payload FROM documents ORDER BY feedback_id").fetchall()
+        quarantine = con.execute("SELECT quarantine_id, source_line, reason, raw_payload FROM quarantine "
+                                 "ORDER BY quarantine_id").fetchall()
+        parts = con.execute("SELECT part_index, part_count, rows_read FROM ingested_parts ORDER BY part_index"
+                            ).fetchall()
+    return documents, quarantine, parts
+
+
+def salted(db):
+    from pipelines.storage import connect
+
+    with connect(db) as con:
+        con.execute("INSERT INTO settings VALUES ('author_salt', 'parts-test-salt')")
+    return db
+
+
+def test_a_failed_part_is_the_only_one_read_again(tmp_path, monkeypatch, prefect_harness):
+    from pipelines.flows import ingest as ingest_module
+
+    path = tricky_csv(tmp_path)
+    reference = ingest_module.ingest_feedback([str(path)], str(salted(tmp_path / "whole.duckdb")))
+    assert reference["files"][0]["parts"] == 1
+
+    real = ingest_module.normalize_batches
+    reads = []
+
+    def failing_third(path, options, part=None):
+        reads.append(part.index)
+        if part.index == 2:
+            raise ValueError("worker lost its disk")
+        yield from real(path, options, part)
+
+    monkeypatch.setattr(ingest_module, "normalize_batches", failing_third)
+    db = salted(tmp_path / "parts.duckdb")
+    with pytest.raises(ValueError, match="worker lost its disk"):
+        ingest_module.ingest_feedback([str(path)], str(db), part_bytes=700)
+    assert reads == [0, 1, 2]  # parts are written in order; the run stops at the failed one
+
+    reads.clear()
+
+    def recorded(path, options, part=None):
+        reads.append(part.index)
+        yield from real(path, options, part)
+
+    monkeypatch.setattr(ingest_module, "normalize_batches", recorded)
+    again = ingest_module.ingest_feedback([str(path)], str(db), part_bytes=700)
+    count = again["files"][0]["parts"]
+    assert again["files"][0]["parts_skipped"] == 2 and reads == list(range(2, count))
+    documents, quarantine, parts = warehouse_rows(db)
+    whole_documents, whole_quarantine, _ = warehouse_rows(tmp_path / "whole.duckdb")
+    assert documents == whole_documents and quarantine == whole_quarantine  # line numbers included
+    assert len(parts) == count
+    assert sum(rows for *_, rows in parts) == reference["rows_read"]
+
+    unchanged = ingest_module.ingest_feedback([str(path)], str(db), part_bytes=700)
+    assert unchanged["files"][0]["parts_skipped"] == count and unchanged["rows_read"] == 0

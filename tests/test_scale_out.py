@@ -9,6 +9,7 @@ import pytest
 
 from pipelines.flows import ingest_feedback
 from pipelines.flows.analyze import analyze_with
+from pipelines.flows.ingest import ingest_with
 from tests.conftest import SAMPLE
 
 SENTENCE_COLUMNS = ("sentence_id, feedback_id, analysis_version, sentence_index, text, char_start, char_end, "
@@ -65,3 +66,33 @@ def test_a_second_clustered_run_does_no_model_work(ingested, tmp_path):
         first = analyze_with(cluster.scheduler_address)(str(db), batch_documents=80, partitions_in_flight=4)
         again = analyze_with(cluster.scheduler_address)(str(db), batch_documents=80, partitions_in_flight=4)
     assert first["documents"] > 100 and again["documents"] == 0
+
+
+def test_input_parts_read_on_dask_give_the_rows_one_process_reads(tmp_path, prefect_harness):
+    """Files cut into parts of 4 KiB, read by 2 worker processes, written by the flow in file order."""
+    from distributed import LocalCluster
+
+    from pipelines.storage import connect
+
+    inputs = [str(SAMPLE / "app_store_reviews.csv"), str(SAMPLE / "marketplace_reviews.jsonl"),
+              str(SAMPLE / "social_posts.json")]
+    rows = {}
+    for name in ("single", "dask"):
+        db = tmp_path / f"{name}.duckdb"
+        with connect(db) as con:
+            con.execute("INSERT INTO settings VALUES ('author_salt', 'scale-out-salt')")
+        if name == "single":
+            result = ingest_feedback(inputs, str(db))
+        else:
+            with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+                result = ingest_with(cluster.scheduler_address)(inputs, str(db), part_bytes=4096, parts_in_flight=4)
+        con = duckdb.connect(str(db), read_only=True)
+        rows[name] = [con.execute("SELECT * EXCLUDE (ingest_run_id, ingested_at) FROM documents ORDER BY 1"
+                                  ).fetchall(),
+                      con.execute("SELECT * EXCLUDE (run_id, quarantined_at) FROM quarantine ORDER BY 1").fetchall(),
+                      [f["parts"] for f in result["files"]]]
+        con.close()
+    assert rows["single"][2] == [1, 1, 1] and rows["dask"][2][0] > 3 and rows["dask"][2][1] > 1
+    assert rows["dask"][2][2] == 1  # a JSON document is read whole
+    assert rows["dask"][0] == rows["single"][0] and len(rows["dask"][0]) > 300
+    assert rows["dask"][1] == rows["single"][1]

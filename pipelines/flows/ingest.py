@@ -15,14 +15,14 @@ import pyarrow as pa
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
-from pipelines.config import DEFAULT_DB_PATH
+from pipelines.config import DEFAULT_DB_PATH, PART_BYTES
 from pipelines.faults import checkpoint
 from pipelines.flows.retry import retry_if_transient
 from pipelines.flows.runners import on_runner
 from pipelines.sources import IngestOptions, NormalizedFile, SourceError
 from pipelines.sources.formats import format_from_extension
 from pipelines.sources.normalize import normalize_batches
-from pipelines.sources.partitions import PART_BYTES, InputPart, part_key, part_options, plan_parts
+from pipelines.sources.partitions import InputPart, part_key, part_options, plan_parts
 from pipelines.sources.redact import RedactionPolicy
 from pipelines.storage import author_salt, insert_new
 from pipelines.storage.runs import recorded_run

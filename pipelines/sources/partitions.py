@@ -18,11 +18,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from pipelines import __version__
+from pipelines.config import PART_BYTES
 from pipelines.sources.adapters import detect_adapter
 from pipelines.sources.formats import SNIFF_BYTES, SourceError, detect_format, is_gzip, iter_rows
 from pipelines.sources.normalize import IngestOptions, source_name_for
 
-PART_BYTES = 32 << 20  # a part's records, normalised, stay a few hundred MB at most in a worker
 _HASH_CHUNK = 1 << 20
 _STRUCTURE = "\n\r\",;\t{}[]"  # the characters that delimit records in every text format
 
