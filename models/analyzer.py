@@ -1,4 +1,5 @@
-"""Document analysis: split → encode once → every head reads the same embeddings."""
+"""Document analysis: split (CPU) → encode once, every head reads the same embeddings (GPU when there is
+one) → aspects and tables (CPU). The three stages can run in different processes (pipelines/flows/analyze.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pyarrow as pa
 from models import registry
 from models.encoder import SentenceEncoder
 from models.features import apply_heads
-from models.segment import Segmenter
+from models.segment import Segmenter, Sentence
 
 # A sentence left with no words once handles, links and redaction masks are removed (a trailing "@user")
 # states no need, whatever the head says about it.
@@ -27,6 +28,7 @@ def has_content(sentence: str) -> bool:
 
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
+ANALYSED_LANGUAGES = ("en",)  # the packaged heads are English; other languages are kept, marked skipped
 
 SENTENCE_SCHEMA = pa.schema([
     ("sentence_id", pa.string()), ("feedback_id", pa.string()), ("analysis_version", pa.string()),
@@ -56,7 +58,8 @@ class Analyzer:
     def __init__(self, encoder: str | None = None, spacy_model: str | None = None,
                  sentiment_head: str | None = None, need_head: str | None = None,
                  implicit_aspect_head: str | None = None, sentiment_labels: dict[str, str] | None = None,
-                 adapter: str | None = "default", languages: tuple[str, ...] = ("en",), device: str | None = None,
+                 adapter: str | None = "default", languages: tuple[str, ...] = ANALYSED_LANGUAGES,
+                 device: str | None = None,
                  batch_size: int | None = None, encoder_backend: str = "auto", precision: str = "fp32"):
         self.languages = languages
         self.segmenter = Segmenter(spacy_model)
@@ -93,82 +96,123 @@ class Analyzer:
 
     def analyze(self, feedback_ids: list[str], texts: list[str], languages: list[str],
                 progress=None) -> AnalysisBatch:
-        wanted = [i for i, lang in enumerate(languages) if lang in self.languages]
-        split = self.segmenter.split([texts[i] for i in wanted])
-        owners = [(wanted[k], s) for k, sentences in enumerate(split) for s in sentences]
-        sentence_texts = [s.text for _, s in owners]
+        segmented = segment(self.segmenter, feedback_ids, texts, languages, self.languages)
+        return assemble(self.segmenter, segmented, self.decide(segmented.sentence_texts, progress))
+
+    def decide(self, sentence_texts: list[str], progress=None) -> Decisions:
+        """The encoder pass and every head: the only stage that wants a GPU."""
         embeddings = self.encoder.encode(sentence_texts, progress=progress)
-        decided = apply_heads(self.heads, embeddings, sentence_texts)
-        sentiment_classes, sentiment_probs = decided["sentiment"]
-        sentiment_probs = sentiment_probs[:, [sentiment_classes.index(label) for label in SENTIMENT_LABELS]]
-        need_classes, need_probs = decided["needs"]
-        need_labels = np.array(need_classes)[need_probs.argmax(axis=1)]
-        contentless = np.array([not has_content(t) for t in sentence_texts], dtype=bool)
-        need_labels[contentless] = "none"
-        aspects: list[str | None] = [None] * len(owners)
-        need_rows = np.flatnonzero(need_labels != "none")  # only need sentences are parsed: a fraction of all
-        for row, aspect in zip(need_rows, self.segmenter.aspects([sentence_texts[i] for i in need_rows]),
-                               strict=True):
-            aspects[row] = aspect
-        aspect_kinds = [None] * len(owners)
-        if "implicit_aspect" in decided:
-            aspect_classes, aspect_probs = decided["implicit_aspect"]
-            aspect_kinds = [aspect_classes[i] for i in aspect_probs.argmax(axis=1)]
+        return Decisions(embeddings, apply_heads(self.heads, embeddings, sentence_texts), dict(self.versions),
+                         self.version)
 
-        sentence_ids = [hashlib.sha256(f"{feedback_ids[d]}|{self.version}|{s.index}".encode()).hexdigest()[:20]
-                        for d, s in owners]
-        polarity = sentiment_probs[:, 2] - sentiment_probs[:, 0]
-        sentences = pa.Table.from_pydict({
-            "sentence_id": sentence_ids,
-            "feedback_id": [feedback_ids[d] for d, _ in owners],
-            "analysis_version": [self.version] * len(owners),
-            "sentence_index": [s.index for _, s in owners],
-            "text": sentence_texts,
-            "char_start": [s.start for _, s in owners],
-            "char_end": [s.end for _, s in owners],
-            "sentiment": [SENTIMENT_LABELS[i] for i in sentiment_probs.argmax(axis=1)],
-            "sentiment_score": polarity.astype(float),
-            "sentiment_confidence": sentiment_probs.max(axis=1).astype(float),
-            "sentiment_model": [self.versions["sentiment"]] * len(owners),
-            "need_kind": need_labels.astype(str).tolist(),
-            "need_confidence": np.where(contentless, 1.0, need_probs.max(axis=1)).astype(float),
-            "need_model": [self.versions["needs"]] * len(owners),
-            "aspect": aspects,
-            "aspect_model": [self.versions["aspects"]] * len(owners),
-            "aspect_kind": [kind if label != "none" else None for kind, label in zip(aspect_kinds, need_labels,
-                                                                                     strict=True)],
-            "aspect_kind_model": [self.versions.get("implicit_aspect")] * len(owners),
-            "segmenter": [self.versions["segmenter"]] * len(owners),
-        }, schema=SENTENCE_SCHEMA)
-        documents = self._documents(feedback_ids, wanted, owners, sentiment_probs)
-        flat = pa.array(embeddings.reshape(-1), type=pa.float32())
-        embedding_table = pa.Table.from_pydict({
-            "sentence_id": sentence_ids,
-            "encoder": [self.encoder.version_] * len(owners),
-            "embedding": pa.ListArray.from_arrays(
-                pa.array(np.arange(0, len(owners) + 1) * embeddings.shape[1], type=pa.int32()), flat),
-        })
-        return AnalysisBatch(documents, sentences, embedding_table)
 
-    def _documents(self, feedback_ids, wanted, owners, sentiment_probs) -> pa.Table:
-        """Document sentiment: the mean of its sentences' probabilities."""
-        by_doc: dict[int, list[int]] = {}
-        for row, (d, _) in enumerate(owners):
-            by_doc.setdefault(d, []).append(row)
-        analysed = set(wanted)
-        rows = []
-        for d, feedback_id in enumerate(feedback_ids):
-            base = {"feedback_id": feedback_id, "analysis_version": self.version,
-                    "sentiment_model": self.versions["sentiment"]}
-            if d not in analysed:
-                rows.append({**base, "status": "skipped_language", "n_sentences": 0})
-                continue
-            members = by_doc.get(d, [])
-            if not members:
-                rows.append({**base, "status": "analyzed", "n_sentences": 0})
-                continue
-            mean = sentiment_probs[members].mean(axis=0)
-            rows.append({**base, "status": "analyzed", "n_sentences": len(members),
-                         "sentiment": SENTIMENT_LABELS[int(mean.argmax())],
-                         "sentiment_score": float(mean[2] - mean[0]), "sentiment_confidence": float(mean.max())})
-        return pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA)
+@dataclass
+class Segmented:
+    """A partition split into sentences: ``owners`` pairs each sentence with its document's position."""
+    feedback_ids: list[str]
+    wanted: list[int]                     # positions of the documents in an analysed language
+    owners: list[tuple[int, Sentence]]
+
+    @property
+    def sentence_texts(self) -> list[str]:
+        return [s.text for _, s in self.owners]
+
+
+@dataclass
+class Decisions:
+    """What the encoder and the heads decided for a partition's sentences, and the model versions that did."""
+    embeddings: np.ndarray
+    heads: dict[str, tuple[list[str], np.ndarray]]
+    versions: dict[str, str | None]
+    version: str
+
+
+def segment(segmenter: Segmenter, feedback_ids: list[str], texts: list[str], languages: list[str],
+            analysed: tuple[str, ...] = ANALYSED_LANGUAGES) -> Segmented:
+    """Split the documents in an ``analysed`` language into sentences (CPU)."""
+    wanted = [i for i, lang in enumerate(languages) if lang in analysed]
+    split = segmenter.split([texts[i] for i in wanted])
+    return Segmented(list(feedback_ids), wanted, [(wanted[k], s) for k, sentences in enumerate(split)
+                                                  for s in sentences])
+
+
+def assemble(segmenter: Segmenter, segmented: Segmented, decisions: Decisions) -> AnalysisBatch:
+    """Labels, aspects (parsed on the CPU, need sentences only) and the Arrow tables of one partition."""
+    if segmenter.aspect_version_ != decisions.versions["aspects"]:
+        raise ValueError(f"the aspect parser here ({segmenter.aspect_version_}) is not the one the partition was "
+                         f"decided with ({decisions.versions['aspects']}): load the same spaCy model everywhere")
+    feedback_ids, owners, versions, version = (segmented.feedback_ids, segmented.owners, decisions.versions,
+                                               decisions.version)
+    sentence_texts, embeddings, decided = segmented.sentence_texts, decisions.embeddings, decisions.heads
+    sentiment_classes, sentiment_probs = decided["sentiment"]
+    sentiment_probs = sentiment_probs[:, [sentiment_classes.index(label) for label in SENTIMENT_LABELS]]
+    need_classes, need_probs = decided["needs"]
+    need_labels = np.array(need_classes)[need_probs.argmax(axis=1)]
+    contentless = np.array([not has_content(t) for t in sentence_texts], dtype=bool)
+    need_labels[contentless] = "none"
+    aspects: list[str | None] = [None] * len(owners)
+    need_rows = np.flatnonzero(need_labels != "none")  # only need sentences are parsed: a fraction of all
+    for row, aspect in zip(need_rows, segmenter.aspects([sentence_texts[i] for i in need_rows]), strict=True):
+        aspects[row] = aspect
+    aspect_kinds = [None] * len(owners)
+    if "implicit_aspect" in decided:
+        aspect_classes, aspect_probs = decided["implicit_aspect"]
+        aspect_kinds = [aspect_classes[i] for i in aspect_probs.argmax(axis=1)]
+
+    sentence_ids = [hashlib.sha256(f"{feedback_ids[d]}|{version}|{s.index}".encode()).hexdigest()[:20]
+                    for d, s in owners]
+    polarity = sentiment_probs[:, 2] - sentiment_probs[:, 0]
+    sentences = pa.Table.from_pydict({
+        "sentence_id": sentence_ids,
+        "feedback_id": [feedback_ids[d] for d, _ in owners],
+        "analysis_version": [version] * len(owners),
+        "sentence_index": [s.index for _, s in owners],
+        "text": sentence_texts,
+        "char_start": [s.start for _, s in owners],
+        "char_end": [s.end for _, s in owners],
+        "sentiment": [SENTIMENT_LABELS[i] for i in sentiment_probs.argmax(axis=1)],
+        "sentiment_score": polarity.astype(float),
+        "sentiment_confidence": sentiment_probs.max(axis=1).astype(float),
+        "sentiment_model": [versions["sentiment"]] * len(owners),
+        "need_kind": need_labels.astype(str).tolist(),
+        "need_confidence": np.where(contentless, 1.0, need_probs.max(axis=1)).astype(float),
+        "need_model": [versions["needs"]] * len(owners),
+        "aspect": aspects,
+        "aspect_model": [versions["aspects"]] * len(owners),
+        "aspect_kind": [kind if label != "none" else None for kind, label in zip(aspect_kinds, need_labels,
+                                                                                 strict=True)],
+        "aspect_kind_model": [versions.get("implicit_aspect")] * len(owners),
+        "segmenter": [versions["segmenter"]] * len(owners),
+    }, schema=SENTENCE_SCHEMA)
+    documents = _documents(segmented, sentiment_probs, versions, version)
+    flat = pa.array(embeddings.reshape(-1), type=pa.float32())
+    embedding_table = pa.Table.from_pydict({
+        "sentence_id": sentence_ids,
+        "encoder": [versions["encoder"]] * len(owners),
+        "embedding": pa.ListArray.from_arrays(
+            pa.array(np.arange(0, len(owners) + 1) * embeddings.shape[1], type=pa.int32()), flat),
+    })
+    return AnalysisBatch(documents, sentences, embedding_table)
+
+
+def _documents(segmented: Segmented, sentiment_probs: np.ndarray, versions: dict, version: str) -> pa.Table:
+    """Document sentiment: the mean of its sentences' probabilities."""
+    by_doc: dict[int, list[int]] = {}
+    for row, (d, _) in enumerate(segmented.owners):
+        by_doc.setdefault(d, []).append(row)
+    analysed = set(segmented.wanted)
+    rows = []
+    for d, feedback_id in enumerate(segmented.feedback_ids):
+        base = {"feedback_id": feedback_id, "analysis_version": version, "sentiment_model": versions["sentiment"]}
+        if d not in analysed:
+            rows.append({**base, "status": "skipped_language", "n_sentences": 0})
+            continue
+        members = by_doc.get(d, [])
+        if not members:
+            rows.append({**base, "status": "analyzed", "n_sentences": 0})
+            continue
+        mean = sentiment_probs[members].mean(axis=0)
+        rows.append({**base, "status": "analyzed", "n_sentences": len(members),
+                     "sentiment": SENTIMENT_LABELS[int(mean.argmax())],
+                     "sentiment_score": float(mean[2] - mean[0]), "sentiment_confidence": float(mean.max())})
+    return pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA)

@@ -79,6 +79,7 @@ def cmd_run(args) -> int:
         batch_rows=args.batch_rows, redact_handles=not args.keep_handles, wait_s=args.wait,
         encoder_backend=args.encoder_backend, precision=args.precision, dask_address=args.dask,
         dask_workers=args.dask_workers, part_bytes=args.part_mb << 20, reread=args.reread,
+        gpu_resource=args.dask_gpu_resource,
     )
     ingest, analysis, rank = result["ingest"], result["analyze"], result["rank"]
     print(f"rows read {ingest['rows_read']} = stored {ingest['stored']} ({ingest['new_documents']} new) "
@@ -283,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "or 'local' for a local cluster (default: $UNMET_DASK_ADDRESS, else in this process)")
     run.add_argument("--dask-workers", type=int, default=2,
                      help="workers of a 'local' cluster; with a remote scheduler, how many it has")
+    run.add_argument("--dask-gpu-resource", metavar="NAME",
+                     help="run the encoder only on Dask workers that declare this resource (e.g. GPU) and "
+                          "splitting and parsing on workers that declare CPU (default: $UNMET_DASK_GPU_RESOURCE)")
     run.add_argument("--top", type=int, default=10, help="how many unmet needs to print")
     run.add_argument("--refit-themes", action="store_true", help="refit themes from scratch (ids mapped, not kept)")
     run.add_argument("--period", default="auto", choices=["auto", "day", "week", "month"], help="trend period")

@@ -96,3 +96,47 @@ def test_input_parts_read_on_dask_give_the_rows_one_process_reads(tmp_path, pref
     assert rows["dask"][2][2] == 1  # a JSON document is read whole
     assert rows["dask"][0] == rows["single"][0] and len(rows["dask"][0]) > 300
     assert rows["dask"][1] == rows["single"][1]
+
+
+def executed_by_worker(client) -> dict[str, set[str]]:
+    """The task names each worker executed (not merely held as inputs)."""
+    def names(dask_worker):
+        return sorted({str(entry[0]).split("-")[0] for entry in dask_worker.state.log
+                       if len(entry) > 2 and entry[2] == "executing"})
+    return {address: set(tasks) for address, tasks in client.run(names).items()}
+
+
+def test_the_encoder_stage_goes_to_gpu_workers_and_the_rest_to_cpu_workers(ingested, tmp_path):
+    """A worker declaring the GPU resource gets only the encoder stage; one declaring CPU reads input parts,
+    splits and parses."""
+    from distributed import Client, Nanny, Scheduler, SpecCluster
+
+    single, routed = tmp_path / "single.duckdb", tmp_path / "routed.duckdb"
+    shutil.copy(ingested, single)
+    shutil.copy(ingested, routed)
+    analyze_with()(str(single), batch_documents=70)
+    workers = {name: {"cls": Nanny, "options": {"nthreads": 1, "resources": {name.upper(): 1}}}
+               for name in ("gpu", "cpu")}
+    with SpecCluster(workers=workers, scheduler={"cls": Scheduler, "options": {"dashboard_address": None}}) as cluster:
+        flow = analyze_with(cluster.scheduler_address)
+        with pytest.raises(ValueError, match="no Dask worker declares the resource 'TPU'"):
+            flow(str(routed), batch_documents=70, gpu_resource="TPU")
+        result = flow(str(routed), batch_documents=70, partitions_in_flight=4, gpu_resource="GPU")
+        ingest_with(cluster.scheduler_address)([str(SAMPLE / "app_store_reviews.csv")], str(tmp_path / "in.duckdb"),
+                                               part_bytes=4096, parts_in_flight=4, cpu_resource="CPU")
+        with Client(cluster) as client:
+            by_resource = {info["resources"].popitem()[0]: executed_by_worker(client)[address]
+                           for address, info in client.scheduler_info()["workers"].items()}
+    assert by_resource == {"GPU": {"decide_partition"},
+                           "CPU": {"read_part", "segment_partition", "assemble_partition"}}
+    assert result["documents"] > 100
+    (s1, d1, e1, _), (s2, d2, e2, writers) = warehouse(single), warehouse(routed)
+    assert s1 == s2 and d1 == d2 and len(writers) == 1
+    assert np.allclose(np.array([v for _, v in e1]), np.array([v for _, v in e2]), atol=1e-6)
+
+
+def test_routing_needs_a_dask_runner(ingested, tmp_path):
+    db = tmp_path / "plain.duckdb"
+    shutil.copy(ingested, db)
+    with pytest.raises(ValueError, match="needs a Dask task runner"):
+        analyze_with()(str(db), gpu_resource="GPU")

@@ -17,10 +17,11 @@ from datetime import UTC, datetime
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
-from models.analyzer import AnalysisBatch, Analyzer
-from pipelines.config import DEFAULT_DB_PATH
+from models.analyzer import AnalysisBatch, Analyzer, Decisions, Segmented, assemble, segment
+from models.segment import Segmenter
+from pipelines.config import CPU_RESOURCE, DEFAULT_DB_PATH
 from pipelines.faults import checkpoint
-from pipelines.flows.runners import on_runner
+from pipelines.flows.runners import dask_resources, on_runner, require_resources
 from pipelines.storage import insert_new
 from pipelines.storage.runs import recorded_run
 
@@ -64,6 +65,44 @@ def analyze_partition(models: ModelSettings, feedback_ids: list[str], texts: lis
     return cached_analyzer(**asdict(models)).analyze(feedback_ids, texts, languages)
 
 
+@functools.cache
+def cached_segmenter(spacy_model: str | None) -> Segmenter:
+    return Segmenter(spacy_model)
+
+
+@task(cache_policy=NONE, retries=2, retry_delay_seconds=5)
+def segment_partition(spacy_model: str | None, feedback_ids: list[str], texts: list[str],
+                      languages: list[str]) -> Segmented:
+    """Routed stage 1 (a CPU worker): documents → sentences."""
+    return segment(cached_segmenter(spacy_model), feedback_ids, texts, languages)
+
+
+@task(cache_policy=NONE, retries=2, retry_delay_seconds=5)
+def decide_partition(models: ModelSettings, segmented: Segmented) -> Decisions:
+    """Routed stage 2 (a GPU worker): the encoder pass and every head."""
+    return cached_analyzer(**asdict(models)).decide(segmented.sentence_texts)
+
+
+@task(cache_policy=NONE, retries=2, retry_delay_seconds=5)
+def assemble_partition(spacy_model: str | None, segmented: Segmented, decisions: Decisions) -> AnalysisBatch:
+    """Routed stage 3 (a CPU worker): aspects of the need sentences, and the Arrow tables."""
+    return assemble(cached_segmenter(spacy_model), segmented, decisions)
+
+
+def submit_partition(models: ModelSettings, chunk: dict, gpu_resource: str | None):
+    """One task on whichever worker is free; or, routed, three: only the encoder stage needs ``gpu_resource``,
+    the CPU stages need ``CPU_RESOURCE``, so the GPU is never busy splitting or parsing."""
+    arguments = (chunk["feedback_id"], chunk["text"], chunk["language"])
+    if not gpu_resource:
+        return analyze_partition.submit(models, *arguments)
+    with dask_resources(CPU_RESOURCE):
+        segmented = segment_partition.submit(models.spacy_model, *arguments)
+    with dask_resources(gpu_resource):
+        decisions = decide_partition.submit(models, segmented)
+    with dask_resources(CPU_RESOURCE):
+        return assemble_partition.submit(models.spacy_model, segmented, decisions)
+
+
 def analyze_with(dask_address: str | None = None, dask_workers: int = 2):
     """The analyze flow, on the task runner that ``dask_address`` names (see runners.py)."""
     return on_runner(analyze_feedback, dask_address, dask_workers)
@@ -86,7 +125,8 @@ WHERE NOT EXISTS (SELECT 1 FROM document_analysis a WHERE a.feedback_id = d.feed
 def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = None, spacy_model: str | None = None,
                      device: str | None = None, batch_documents: int = 1000, sentiment_head: str | None = None,
                      sentiment_labels: str | None = None, wait_s: float = 60.0, encoder_backend: str = "auto",
-                     precision: str = "fp32", partitions_in_flight: int = 1) -> dict:
+                     precision: str = "fp32", partitions_in_flight: int = 1,
+                     gpu_resource: str | None = None) -> dict:
     """Segment, encode once, run every head; each partition is written in one transaction.
 
     ``partitions_in_flight`` partitions are submitted before the oldest is awaited and written: 1 in one
@@ -95,14 +135,18 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = 
 
     ``sentiment_head`` may be a head directory or ``hf:<model id or path>`` (see models/hf_head.py).
     ``encoder_backend`` and ``precision`` choose how the encoder runs (see models/encoder.py).
+    ``gpu_resource`` (e.g. ``"GPU"``, with a Dask runner) routes each partition's encoder stage to workers that
+    declare that resource and its splitting and parsing to workers that declare ``CPU``.
     """
     parameters = {"encoder": encoder, "spacy_model": spacy_model, "device": device,
                   "batch_documents": batch_documents, "sentiment_head": sentiment_head,
                   "encoder_backend": encoder_backend, "precision": precision,
-                  "partitions_in_flight": partitions_in_flight}
+                  "partitions_in_flight": partitions_in_flight, "gpu_resource": gpu_resource}
     models = ModelSettings(encoder, spacy_model, device, sentiment_head, sentiment_labels, encoder_backend, precision)
     with recorded_run(db_path, "analyze_feedback", parameters, wait_s) as run:
         con = run.con
+        if gpu_resource:
+            require_resources([gpu_resource, CPU_RESOURCE])
         started = time.perf_counter()
         analyzer = load_models(**asdict(models))
         load_s = time.perf_counter() - started
@@ -118,8 +162,7 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = 
                 if not read_all:
                     chunk = chunk.to_pydict()
                     after = chunk["feedback_id"][-1]
-                    pending.append(analyze_partition.submit(models, chunk["feedback_id"], chunk["text"],
-                                                            chunk["language"]))
+                    pending.append(submit_partition(models, chunk, gpu_resource))
             if not pending:
                 break
             if not read_all and len(pending) < max(partitions_in_flight, 1):

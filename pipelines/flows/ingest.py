@@ -18,7 +18,7 @@ from prefect.cache_policies import NONE
 from pipelines.config import DEFAULT_DB_PATH, PART_BYTES
 from pipelines.faults import checkpoint
 from pipelines.flows.retry import retry_if_transient
-from pipelines.flows.runners import on_runner
+from pipelines.flows.runners import dask_resources, on_runner, require_resources
 from pipelines.sources import IngestOptions, NormalizedFile, SourceError
 from pipelines.sources.formats import format_from_extension
 from pipelines.sources.normalize import normalize_batches
@@ -127,12 +127,13 @@ def ingest_feedback(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), sour
                     column_map: dict[str, str] | None = None, date_format: str | None = None,
                     encoding: str = "utf-8", batch_rows: int = 5000, redact_handles: bool = True,
                     wait_s: float = 60.0, part_bytes: int = PART_BYTES, parts_in_flight: int = 1,
-                    reread: bool = False) -> dict:
+                    reread: bool = False, cpu_resource: str | None = None) -> dict:
     """Ingest files; returns counts per file where rows_read = stored + quarantined.
 
     Each file is read in parts of about ``part_bytes`` (see pipelines/sources/partitions.py); a part already
     ingested with the same options is skipped (``parts_skipped``) unless ``reread``. ``parts_in_flight``
     parts are read at once (about twice the workers on a Dask task runner); they are written in file order.
+    ``cpu_resource`` keeps the reading on Dask workers that declare that resource (not on GPU workers).
 
     Personal data is redacted before storage (e-mails, phones, cards, IBANs, addresses, and @handles in
     social posts unless ``redact_handles`` is off).
@@ -140,12 +141,15 @@ def ingest_feedback(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), sour
     paths = expand_inputs(inputs)
     parameters = {"inputs": [str(p) for p in paths], "source_kind": source_kind, "fmt": fmt, "adapter": adapter,
                   "column_map": column_map, "batch_rows": batch_rows, "redact_handles": redact_handles,
-                  "part_bytes": part_bytes, "parts_in_flight": parts_in_flight, "reread": reread}
+                  "part_bytes": part_bytes, "parts_in_flight": parts_in_flight, "reread": reread,
+                  "cpu_resource": cpu_resource}
     with recorded_run(db_path, "ingest_feedback", parameters, wait_s) as run:
         options = IngestOptions(source_kind=source_kind, source_name=source_name, fmt=fmt, adapter=adapter,
                                 column_map=column_map or {}, encoding=encoding, date_format=date_format,
                                 author_salt=author_salt(run.con), batch_rows=batch_rows,
                                 redaction=RedactionPolicy(handles=redact_handles))
+        if cpu_resource:
+            require_resources([cpu_resource])
         started = time.perf_counter()
         files = {str(path): {"file": str(path), "adapter": None, "parts": 0, "parts_skipped": 0,
                              **dict.fromkeys(COUNTS, 0)} for path in paths}
@@ -158,7 +162,8 @@ def ingest_feedback(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), sour
             if key in done:
                 files[part.path]["parts_skipped"] += 1
                 continue
-            pending.append((part, key, read_part.submit(part, read_options)))
+            with dask_resources(cpu_resource):
+                pending.append((part, key, read_part.submit(part, read_options)))
             while len(pending) >= max(parts_in_flight, 1):
                 write_next(run, pending, files)
         while pending:

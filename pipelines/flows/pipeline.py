@@ -7,7 +7,7 @@ import os
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
-from pipelines.config import DEFAULT_DB_PATH, PART_BYTES
+from pipelines.config import CPU_RESOURCE, DEFAULT_DB_PATH, PART_BYTES
 from pipelines.flows.analyze import analyze_with
 from pipelines.flows.ingest import ingest_with
 from pipelines.flows.rank import rank_needs
@@ -26,13 +26,14 @@ def feedback_pipeline(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), so
                       batch_rows: int = 5000, redact_handles: bool = True, wait_s: float = 0.0,
                       encoder_backend: str = "auto", precision: str = "fp32", dask_address: str | None = None,
                       dask_workers: int = 2, partitions_in_flight: int | None = None,
-                      part_bytes: int = PART_BYTES, reread: bool = False) -> dict:
+                      part_bytes: int = PART_BYTES, reread: bool = False, gpu_resource: str | None = None) -> dict:
     """Ingest → analyse (only what is new for these model versions) → rank → optional HTML report.
 
     Input parts (``part_bytes`` each) and analysis partitions run on Dask when ``dask_address`` (or
     ``UNMET_DASK_ADDRESS``) names a scheduler, or ``"local"`` for a local cluster of ``dask_workers``
     processes; ``partitions_in_flight`` defaults to twice ``dask_workers`` there, and to 1 without Dask.
-    Input parts already ingested with the same options are skipped unless ``reread``.
+    Input parts already ingested with the same options are skipped unless ``reread``. ``gpu_resource`` (or
+    ``UNMET_DASK_GPU_RESOURCE``) sends the encoder stage to the workers that declare that Dask resource.
 
     Themes keep their ids between runs; ``refit_themes`` refits them and records the old → new id map.
     The database's run lock is held throughout: a second pipeline on the same database waits ``wait_s``
@@ -40,16 +41,18 @@ def feedback_pipeline(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), so
     """
     dask_address = dask_address or os.environ.get("UNMET_DASK_ADDRESS") or None
     in_flight = partitions_in_flight or (2 * dask_workers if dask_address else 1)
+    gpu_resource = gpu_resource or os.environ.get("UNMET_DASK_GPU_RESOURCE") or None
     with run_lock(db_path, wait_s):
         ingest = ingest_with(dask_address, dask_workers)(
             inputs, db_path, source_kind=source_kind, source_name=source_name, fmt=fmt, adapter=adapter,
             column_map=column_map, date_format=date_format, batch_rows=batch_rows, redact_handles=redact_handles,
-            part_bytes=part_bytes, parts_in_flight=in_flight, reread=reread)
+            part_bytes=part_bytes, parts_in_flight=in_flight, reread=reread,
+            cpu_resource=CPU_RESOURCE if gpu_resource else None)
         analyze = analyze_with(dask_address, dask_workers)
         analysis = analyze(db_path, encoder=encoder, spacy_model=spacy_model, device=device,
                            batch_documents=batch_documents, sentiment_head=sentiment_head,
                            sentiment_labels=sentiment_labels, encoder_backend=encoder_backend,
-                           precision=precision, partitions_in_flight=in_flight)
+                           precision=precision, partitions_in_flight=in_flight, gpu_resource=gpu_resource)
         ranking = rank_needs(db_path, n_bootstrap=n_bootstrap, seed=seed, refit=refit_themes, period=period)
         report = write_report(db_path, report_path) if report_path and ranking["theme_fit_id"] else None
     return {"ingest": ingest, "analyze": analysis, "rank": ranking, "report": report}
