@@ -1,12 +1,15 @@
-"""Analysis throughput in one process and on local Dask clusters of 1 and 2 worker processes, and what the
-per-partition timings predict for N workers.
+"""Ingest and analysis throughput in one process and on local Dask clusters of 1 and 2 worker processes, and
+what the per-partition timings predict for N workers.
+
+Ingest reads one CSV of ``--ingest-docs`` resampled reviews cut into parts of ``--part-mb``; each setting
+ingests it into a new warehouse.
 
 The same ingested warehouse is copied for every setting, so each one analyses the same documents.
 Prediction: partitions run in parallel, the flow writes them one after another, so
 T(N) ≈ fixed + max(Σ partition time / N, Σ write time), with partition times measured one at a time on one
 thread in this process (a worker of one core) and the fixed cost taken from the 1-worker run.
 
-    python benchmarks/workers.py --docs 2000 --workers 1 2 --json workers.json
+    python benchmarks/workers.py --docs 2000 --ingest-docs 20000 --workers 1 2 --json workers.json
 """
 
 from __future__ import annotations
@@ -58,10 +61,40 @@ def partition_timings(db: Path, batch_documents: int, encoder_backend: str) -> d
             "partition_s": [round(s, 3) for s in analyse_s], "write_s": [round(s, 3) for s in write_s]}
 
 
+def ingest_runs(source: Path, workdir: Path, workers: list[int], part_bytes: int) -> list[dict]:
+    """The same file ingested in one process and on each local cluster size; rows/s of each."""
+    from distributed import LocalCluster
+
+    from pipelines.flows.ingest import ingest_with
+
+    rows = []
+    for count in [None, *workers]:
+        db = workdir / f"ingest-{count}.duckdb"
+        options = {"part_bytes": part_bytes, "parts_in_flight": 2 * (count or 1)}
+        if count is None:
+            started = time.perf_counter()
+            result = ingest_with()([str(source)], str(db), **options)
+        else:
+            with LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
+                              dashboard_address=None) as cluster:
+                started = time.perf_counter()
+                result = ingest_with(cluster.scheduler_address)([str(source)], str(db), **options)
+        seconds = time.perf_counter() - started
+        label = "one process (default task runner)" if count is None else f"Dask, {count} worker process(es)"
+        rows.append({"stage": "ingest", "setting": label, "workers": count, "seconds": round(seconds, 1),
+                     "parts": result["files"][0]["parts"], "rows_read": result["rows_read"],
+                     "rows_per_s": round(result["rows_read"] / seconds, 1)})
+        print(json.dumps(rows[-1]), flush=True)
+        db.unlink()
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=2000)
     parser.add_argument("--batch-documents", type=int, default=250)
+    parser.add_argument("--ingest-docs", type=int, default=20000, help="rows of the file the ingest runs read")
+    parser.add_argument("--part-mb", type=float, default=1.0, help="input part size for the ingest runs")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--predict", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     parser.add_argument("--encoder-backend", default="auto")
@@ -80,6 +113,8 @@ def main() -> None:
     base = workdir / "ingested.duckdb"
     rows = []
     with prefect_test_harness(server_startup_timeout=120):
+        big = resample(args.data_dir, "amazon", args.ingest_docs, workdir / "amazon-ingest.csv")
+        ingests = ingest_runs(big, workdir, args.workers, int(args.part_mb * (1 << 20)))
         ingest_feedback([str(source)], str(base))
         settings = [("one process (default task runner)", None)] + [(f"Dask, {n} worker process(es) × 1 thread", n)
                                                                     for n in args.workers]
@@ -108,7 +143,11 @@ def main() -> None:
     one = next(r for r in rows if r["workers"] == 1) if 1 in args.workers else rows[0]
     fixed = max(one["seconds"] - max(work, writes), 0.0)  # model loading in the worker, Prefect, scheduling
     predicted = {n: round(timings["sentences"] / (fixed + max(work / n, writes)), 1) for n in args.predict}
-    print(f"\n{'setting':<42} {'seconds':>8} {'sentences/s':>12}")
+    print(f"\ningest of {ingests[0]['rows_read']} rows in {ingests[-1]['parts']} parts")
+    print(f"{'setting':<42} {'seconds':>8} {'rows/s':>12}")
+    for row in ingests:
+        print(f"{row['setting']:<42} {row['seconds']:>8} {row['rows_per_s']:>12}")
+    print(f"\nanalysis\n{'setting':<42} {'seconds':>8} {'sentences/s':>12}")
     for row in rows:
         print(f"{row['setting']:<42} {row['seconds']:>8} {row['sentences_per_s']:>12}")
     print(f"\nper partition ({args.batch_documents} documents, {timings['partitions']} partitions, measured one at a "
@@ -117,7 +156,7 @@ def main() -> None:
     print("predicted sentences/s with N workers of this machine's speed: "
           + ", ".join(f"{n}: {v}" for n, v in predicted.items()))
     if args.json:
-        args.json.write_text(json.dumps({"machine": machine(), "runs": rows, "timings": timings,
+        args.json.write_text(json.dumps({"machine": machine(), "ingest": ingests, "runs": rows, "timings": timings,
                                          "fixed_s": round(fixed, 1), "predicted_sentences_per_s": predicted},
                                         indent=1))
     shutil.rmtree(workdir, ignore_errors=True)
