@@ -13,24 +13,26 @@ from models.themes import OUTLIER
 
 NOT_SEEN = -2  # a mention that the previous fit did not have (outliers there are -1)
 
-CURRENT_MENTIONS = """
+WITH_EMBEDDING = "JOIN sentence_embeddings e USING (sentence_id)"
+
+
+def current_mentions(joins: str = "") -> str:
+    """FROM … WHERE of the need sentences of every document's current analysis, with extra ``joins``."""
+    return f"""
 FROM sentences s
 JOIN v_current_analysis a USING (feedback_id, analysis_version)
-WHERE s.need_kind IN ('explicit', 'implicit')
-"""
+{joins}
+WHERE s.need_kind IN ('explicit', 'implicit')"""
+
 
 MENTIONS_SQL = """
 SELECT s.sentence_id, s.feedback_id, s.text, s.aspect, s.need_kind, s.sentiment, e.embedding,
        coalesce(k.theme_id, {not_seen}) AS previous_theme_id,
-       d.source_kind, d.source_name, d.product, d.created_at
-FROM sentences s
-JOIN v_current_analysis a USING (feedback_id, analysis_version)
-JOIN sentence_embeddings e USING (sentence_id)
+       d.source_kind, d.source_name, d.product, d.created_at""" + current_mentions(f"""{WITH_EMBEDDING}
 JOIN documents d USING (feedback_id)
 LEFT JOIN (SELECT p.feedback_id, p.sentence_index, ta.theme_id
            FROM theme_assignments ta JOIN sentences p USING (sentence_id)
-           WHERE ta.theme_fit_id = $previous_fit) k USING (feedback_id, sentence_index)
-WHERE s.need_kind IN ('explicit', 'implicit') {only}
+           WHERE ta.theme_fit_id = $previous_fit) k USING (feedback_id, sentence_index)""") + """ {only}
 ORDER BY s.sentence_id
 """
 
@@ -60,14 +62,12 @@ class MentionReader:
         self.chunk_rows = chunk_rows
 
     def ids(self) -> pa.Array:
-        table = self.con.execute(f"SELECT s.sentence_id {CURRENT_MENTIONS} ORDER BY s.sentence_id").fetch_arrow_table()
+        table = self.con.execute(f"SELECT s.sentence_id {current_mentions()} ORDER BY s.sentence_id"
+                                 ).fetch_arrow_table()
         return table.column("sentence_id").combine_chunks()
 
     def encoder(self) -> str | None:
-        row = self.con.execute("""SELECT e.encoder FROM sentences s
-                                  JOIN v_current_analysis a USING (feedback_id, analysis_version)
-                                  JOIN sentence_embeddings e USING (sentence_id)
-                                  WHERE s.need_kind IN ('explicit', 'implicit') LIMIT 1""").fetchone()
+        row = self.con.execute(f"SELECT e.encoder {current_mentions(WITH_EMBEDDING)} LIMIT 1").fetchone()
         return row[0] if row else None
 
     def sample(self, sentence_ids: pa.Array) -> tuple[np.ndarray, list[str]]:
