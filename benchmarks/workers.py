@@ -33,14 +33,20 @@ def partition_timings(db: Path, batch_documents: int, encoder_backend: str) -> d
     """Each partition analysed on one thread and written, one at a time: what one single-core worker does."""
     import torch
 
-    torch.set_num_threads(1)  # the encoder (torch or ONNX Runtime) then uses one thread, like a Dask worker
-    from pipelines.flows.analyze import PENDING_SQL, ModelSettings, cached_analyzer, write_analysis
+    torch.set_num_threads(1)  # torch ops on one thread too, like a Dask worker of one thread
+    from pipelines.flows.analyze import ModelSettings, checked_out
+
+    started = time.perf_counter()
+    with checked_out(ModelSettings(encoder_backend=encoder_backend, threads=1)) as analyzer:
+        load_s = time.perf_counter() - started
+        return timed_partitions(analyzer, db, batch_documents, load_s)
+
+
+def timed_partitions(analyzer, db: Path, batch_documents: int, load_s: float) -> dict:
+    """Read, analyse and write the pending partitions one after another, timing analysis and write apart."""
+    from pipelines.flows.analyze import PENDING_SQL, write_analysis
     from pipelines.storage import connect
 
-    cached_analyzer.cache_clear()  # the one-process run's models use every core; load them again on one thread
-    started = time.perf_counter()
-    analyzer = cached_analyzer(**ModelSettings(encoder_backend=encoder_backend).__dict__)
-    load_s = time.perf_counter() - started
     con = connect(db)
     analyse_s, write_s, partitions, after, sentences = [], [], 0, "", 0
     while True:

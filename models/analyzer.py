@@ -60,11 +60,12 @@ class Analyzer:
                  implicit_aspect_head: str | None = None, sentiment_labels: dict[str, str] | None = None,
                  adapter: str | None = "default", languages: tuple[str, ...] = ANALYSED_LANGUAGES,
                  device: str | None = None,
-                 batch_size: int | None = None, encoder_backend: str = "auto", precision: str = "fp32"):
+                 batch_size: int | None = None, encoder_backend: str = "auto", precision: str = "fp32",
+                 threads: int | None = None):
         self.languages = languages
         self.segmenter = Segmenter(spacy_model)
         self.encoder = SentenceEncoder(encoder, device=device, batch_size=batch_size, adapter=adapter,
-                                       backend=encoder_backend, precision=precision)
+                                       backend=encoder_backend, precision=precision, threads=threads)
         if sentiment_head and sentiment_head.startswith("hf:"):
             sentiment = registry.get("unmet.sentiment.hf.v1", model=sentiment_head[3:], label_map=sentiment_labels,
                                      device=device)

@@ -88,8 +88,10 @@ class SentenceEncoder:
             raise ValueError(f"the {backend} backend runs on the CPU only; use backend torch on {self.device}")
         if backend != "torch" and precision != "fp32":
             raise ValueError(f"precision {precision} applies to the torch backend only")
-        if threads or os.environ.get("UNMET_TORCH_THREADS"):
-            torch.set_num_threads(int(threads or os.environ["UNMET_TORCH_THREADS"]))
+        if os.environ.get("UNMET_TORCH_THREADS"):
+            torch.set_num_threads(int(os.environ["UNMET_TORCH_THREADS"]))
+        elif threads and backend == "torch":  # torch has one thread pool per process; ONNX Runtime one per session
+            torch.set_num_threads(threads)
         source, self.version_ = resolve_encoder(self.model)
         self.tokenizer_ = AutoTokenizer.from_pretrained(source)
         self.model_ = AutoModel.from_pretrained(source)

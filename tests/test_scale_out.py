@@ -57,6 +57,19 @@ def test_dask_cluster_gives_the_same_rows_as_one_process(ingested, tmp_path):
     assert len(writers) == 1  # one run wrote everything: the flow's, not the workers'
 
 
+def test_partitions_in_threads_of_one_process_give_the_same_rows(ingested, tmp_path):
+    """Three partitions at once in one process: each thread has its own models and a share of the cores."""
+    single, threaded = tmp_path / "single.duckdb", tmp_path / "threads.duckdb"
+    shutil.copy(ingested, single)
+    shutil.copy(ingested, threaded)
+    one = analyze_with()(str(single), batch_documents=40)
+    many = analyze_with()(str(threaded), batch_documents=40, partitions_in_flight=3)
+    assert many["documents"] == one["documents"] > 100 and many["analysis_version"] == one["analysis_version"]
+    (s1, d1, e1, _), (s2, d2, e2, writers) = warehouse(single), warehouse(threaded)
+    assert s1 == s2 and d1 == d2 and len(writers) == 1
+    assert np.allclose(np.array([v for _, v in e1]), np.array([v for _, v in e2]), atol=1e-6)
+
+
 def test_a_second_clustered_run_does_no_model_work(ingested, tmp_path):
     from distributed import LocalCluster
 
@@ -127,7 +140,7 @@ def test_the_encoder_stage_goes_to_gpu_workers_and_the_rest_to_cpu_workers(inges
         with Client(cluster) as client:
             by_resource = {info["resources"].popitem()[0]: executed_by_worker(client)[address]
                            for address, info in client.scheduler_info()["workers"].items()}
-    assert by_resource == {"GPU": {"decide_partition"},
+    assert by_resource == {"GPU": {"model_versions", "decide_partition"},
                            "CPU": {"read_part", "segment_partition", "assemble_partition"}}
     assert result["documents"] > 100
     (s1, d1, e1, _), (s2, d2, e2, writers) = warehouse(single), warehouse(routed)

@@ -7,11 +7,15 @@ runs wherever the flow's task runner puts it (this process by default, a Dask wo
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import os
+import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from prefect import flow, task
@@ -28,27 +32,10 @@ from pipelines.storage.runs import recorded_run
 log = logging.getLogger("unmet.analyze")
 
 
-@functools.cache
-def cached_analyzer(encoder: str | None, spacy_model: str | None, device: str | None,
-                    sentiment_head: str | None = None, sentiment_labels: str | None = None,
-                    encoder_backend: str = "auto", precision: str = "fp32") -> Analyzer:
-    """Models load once per process, however many batches or flow runs follow."""
-    from models.hf_head import parse_label_map
-
-    return Analyzer(encoder=encoder, spacy_model=spacy_model, device=device, sentiment_head=sentiment_head,
-                    sentiment_labels=parse_label_map(sentiment_labels), encoder_backend=encoder_backend,
-                    precision=precision)
-
-
-@task(cache_policy=NONE)
-def load_models(encoder: str | None, spacy_model: str | None, device: str | None, sentiment_head: str | None,
-                sentiment_labels: str | None, encoder_backend: str, precision: str) -> Analyzer:
-    return cached_analyzer(encoder, spacy_model, device, sentiment_head, sentiment_labels, encoder_backend, precision)
-
-
 @dataclass(frozen=True)
 class ModelSettings:
-    """What a partition task needs to load the same models in another process."""
+    """What a partition task needs to load the same models in another process or thread. ``threads``: the
+    encoder's CPU threads (None: every core), set when several partitions run at once in one process."""
     encoder: str | None = None
     spacy_model: str | None = None
     device: str | None = None
@@ -56,13 +43,46 @@ class ModelSettings:
     sentiment_labels: str | None = None
     encoder_backend: str = "auto"
     precision: str = "fp32"
+    threads: int | None = None
+
+
+_idle: dict[ModelSettings, list[Analyzer]] = {}
+_idle_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def checked_out(models: ModelSettings) -> Iterator[Analyzer]:
+    """An analyzer no other thread is using: tokenizers and spaCy pipelines must not be shared by threads that
+    run at once. Analyzers are kept for the life of the process, so models load once per concurrent task."""
+    from models.hf_head import parse_label_map
+
+    with _idle_lock:
+        analyzer = _idle[models].pop() if _idle.get(models) else None
+    if analyzer is None:
+        analyzer = Analyzer(encoder=models.encoder, spacy_model=models.spacy_model, device=models.device,
+                            sentiment_head=models.sentiment_head,
+                            sentiment_labels=parse_label_map(models.sentiment_labels),
+                            encoder_backend=models.encoder_backend, precision=models.precision, threads=models.threads)
+    try:
+        yield analyzer
+    finally:
+        with _idle_lock:
+            _idle.setdefault(models, []).append(analyzer)
+
+
+@task(cache_policy=NONE)
+def model_versions(models: ModelSettings) -> tuple[str, dict]:
+    """The analysis version and the model versions behind it, from models loaded where partitions run."""
+    with checked_out(models) as analyzer:
+        return analyzer.version, dict(analyzer.versions)
 
 
 @task(cache_policy=NONE, retries=2, retry_delay_seconds=5)
 def analyze_partition(models: ModelSettings, feedback_ids: list[str], texts: list[str],
                       languages: list[str]) -> AnalysisBatch:
-    """One partition of pending documents → Arrow tables. Models load once per process (worker)."""
-    return cached_analyzer(**asdict(models)).analyze(feedback_ids, texts, languages)
+    """One partition of pending documents → Arrow tables."""
+    with checked_out(models) as analyzer:
+        return analyzer.analyze(feedback_ids, texts, languages)
 
 
 @functools.cache
@@ -80,13 +100,25 @@ def segment_partition(spacy_model: str | None, feedback_ids: list[str], texts: l
 @task(cache_policy=NONE, retries=2, retry_delay_seconds=5)
 def decide_partition(models: ModelSettings, segmented: Segmented) -> Decisions:
     """Routed stage 2 (a GPU worker): the encoder pass and every head."""
-    return cached_analyzer(**asdict(models)).decide(segmented.sentence_texts)
+    with checked_out(models) as analyzer:
+        return analyzer.decide(segmented.sentence_texts)
 
 
 @task(cache_policy=NONE, retries=2, retry_delay_seconds=5)
 def assemble_partition(spacy_model: str | None, segmented: Segmented, decisions: Decisions) -> AnalysisBatch:
     """Routed stage 3 (a CPU worker): aspects of the need sentences, and the Arrow tables."""
     return assemble(cached_segmenter(spacy_model), segmented, decisions)
+
+
+def encoder_threads(partitions_in_flight: int) -> int | None:
+    """Partitions running at once in this process share its cores: each encoder gets its share, so the CPU work
+    around one partition's encoder pass (splitting, parsing, tables) overlaps another's. On Dask, None: the
+    worker's own thread count applies."""
+    from prefect.context import FlowRunContext
+
+    if partitions_in_flight <= 1 or getattr(FlowRunContext.get().task_runner, "client", None) is not None:
+        return None
+    return max(1, (os.cpu_count() or 1) // partitions_in_flight)
 
 
 def submit_partition(models: ModelSettings, chunk: dict, gpu_resource: str | None):
@@ -129,9 +161,10 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = 
                      gpu_resource: str | None = None) -> dict:
     """Segment, encode once, run every head; each partition is written in one transaction.
 
-    ``partitions_in_flight`` partitions are submitted before the oldest is awaited and written: 1 in one
-    process; about twice the number of workers on a Dask task runner. Partitions are written in the order
-    they were read, so the warehouse is the same however many workers ran them.
+    ``partitions_in_flight`` partitions are submitted before the oldest is awaited and written: about twice
+    the number of workers on a Dask task runner; in one process, that many threads share the cores (each
+    with its own models, see ``encoder_threads``). Partitions are written in the order they were read, so
+    the warehouse is the same however many workers or threads ran them.
 
     ``sentiment_head`` may be a head directory or ``hf:<model id or path>`` (see models/hf_head.py).
     ``encoder_backend`` and ``precision`` choose how the encoder runs (see models/encoder.py).
@@ -142,22 +175,24 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = 
                   "batch_documents": batch_documents, "sentiment_head": sentiment_head,
                   "encoder_backend": encoder_backend, "precision": precision,
                   "partitions_in_flight": partitions_in_flight, "gpu_resource": gpu_resource}
-    models = ModelSettings(encoder, spacy_model, device, sentiment_head, sentiment_labels, encoder_backend, precision)
     with recorded_run(db_path, "analyze_feedback", parameters, wait_s) as run:
         con = run.con
         if gpu_resource:
             require_resources([gpu_resource, CPU_RESOURCE])
+        models = ModelSettings(encoder, spacy_model, device, sentiment_head, sentiment_labels, encoder_backend,
+                               precision, threads=encoder_threads(partitions_in_flight))
         started = time.perf_counter()
-        analyzer = load_models(**asdict(models))
+        with dask_resources(gpu_resource):  # loaded where partitions (or their encoder stage) run
+            version, versions = model_versions.submit(models).result()
         load_s = time.perf_counter() - started
-        total = con.execute(PENDING_COUNT_SQL, [analyzer.version]).fetchone()[0]
+        total = con.execute(PENDING_COUNT_SQL, [version]).fetchone()[0]
         documents, sentences, needs, after = 0, 0, 0, ""
-        log.info("%d documents to analyse with models %s", total, analyzer.version)
+        log.info("%d documents to analyse with models %s", total, version)
         # Page by key rather than loading every pending text: memory holds a few partitions however big the backlog.
         pending, read_all = deque(), False
         while True:
             if not read_all:
-                chunk = con.execute(PENDING_SQL, [after, analyzer.version, batch_documents]).fetch_arrow_table()
+                chunk = con.execute(PENDING_SQL, [after, version, batch_documents]).fetch_arrow_table()
                 read_all = chunk.num_rows == 0
                 if not read_all:
                     chunk = chunk.to_pydict()
@@ -176,10 +211,10 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = 
                      100 * documents // max(total, 1), sentences)
         elapsed = time.perf_counter() - started
         counts = {"documents": documents, "sentences": sentences, "need_mentions": needs}
-        run.complete(counts=counts, model_versions=analyzer.versions,
+        run.complete(counts=counts, model_versions=versions,
                      timings={"load_models_s": round(load_s, 3), "analyze_s": round(elapsed - load_s, 3),
                               "sentences_per_s": round(sentences / max(elapsed - load_s, 1e-9), 1)})
-    return {"run_id": run.run_id, "analysis_version": analyzer.version, **counts}
+    return {"run_id": run.run_id, "analysis_version": version, **counts}
 
 
 def write_analysis(con, run_id: str, batch: AnalysisBatch) -> None:

@@ -31,7 +31,8 @@ def feedback_pipeline(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), so
 
     Input parts (``part_bytes`` each) and analysis partitions run on Dask when ``dask_address`` (or
     ``UNMET_DASK_ADDRESS``) names a scheduler, or ``"local"`` for a local cluster of ``dask_workers``
-    processes; ``partitions_in_flight`` defaults to twice ``dask_workers`` there, and to 1 without Dask.
+    processes; ``partitions_in_flight`` defaults to twice ``dask_workers`` there, and to 2 without Dask (two
+    threads that share the cores, see ``analyze_feedback``).
     Input parts already ingested with the same options are skipped unless ``reread``. ``gpu_resource`` (or
     ``UNMET_DASK_GPU_RESOURCE``) sends the encoder stage to the workers that declare that Dask resource.
 
@@ -40,7 +41,7 @@ def feedback_pipeline(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), so
     seconds for it, then refuses with a clear message.
     """
     dask_address = dask_address or os.environ.get("UNMET_DASK_ADDRESS") or None
-    in_flight = partitions_in_flight or (2 * dask_workers if dask_address else 1)
+    in_flight = partitions_in_flight or 2 * (dask_workers if dask_address else 1)
     gpu_resource = gpu_resource or os.environ.get("UNMET_DASK_GPU_RESOURCE") or None
     with run_lock(db_path, wait_s):
         ingest = ingest_with(dask_address, dask_workers)(
