@@ -8,7 +8,6 @@ runs wherever the flow's task runner puts it (this process by default, a Dask wo
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import threading
@@ -46,28 +45,37 @@ class ModelSettings:
     threads: int | None = None
 
 
-_idle: dict[ModelSettings, list[Analyzer]] = {}
+_idle: dict[object, list] = {}
 _idle_lock = threading.Lock()
 
 
 @contextlib.contextmanager
-def checked_out(models: ModelSettings) -> Iterator[Analyzer]:
-    """An analyzer no other thread is using: tokenizers and spaCy pipelines must not be shared by threads that
-    run at once. Analyzers are kept for the life of the process, so models load once per concurrent task."""
-    from models.hf_head import parse_label_map
-
+def _checked_out(key, build) -> Iterator:
+    """A model object no other thread is using: tokenizers and spaCy pipelines must not be shared by threads
+    that run at once. Objects are kept for the life of the process, so models load once per concurrent task."""
     with _idle_lock:
-        analyzer = _idle[models].pop() if _idle.get(models) else None
-    if analyzer is None:
-        analyzer = Analyzer(encoder=models.encoder, spacy_model=models.spacy_model, device=models.device,
-                            sentiment_head=models.sentiment_head,
-                            sentiment_labels=parse_label_map(models.sentiment_labels),
-                            encoder_backend=models.encoder_backend, precision=models.precision, threads=models.threads)
+        loaded = _idle[key].pop() if _idle.get(key) else None
+    loaded = loaded if loaded is not None else build()
     try:
-        yield analyzer
+        yield loaded
     finally:
         with _idle_lock:
-            _idle.setdefault(models, []).append(analyzer)
+            _idle.setdefault(key, []).append(loaded)
+
+
+def checked_out(models: ModelSettings):
+    """An analyzer (every model) for this task alone; see ``_checked_out``."""
+    from models.hf_head import parse_label_map
+
+    return _checked_out(models, lambda: Analyzer(
+        encoder=models.encoder, spacy_model=models.spacy_model, device=models.device,
+        sentiment_head=models.sentiment_head, sentiment_labels=parse_label_map(models.sentiment_labels),
+        encoder_backend=models.encoder_backend, precision=models.precision, threads=models.threads))
+
+
+def segmenter_checked_out(spacy_model: str | None):
+    """The splitter and aspect parser alone, for the routed CPU stages; see ``_checked_out``."""
+    return _checked_out(("segmenter", spacy_model), lambda: Segmenter(spacy_model))
 
 
 @task(cache_policy=NONE)
@@ -85,16 +93,12 @@ def analyze_partition(models: ModelSettings, feedback_ids: list[str], texts: lis
         return analyzer.analyze(feedback_ids, texts, languages)
 
 
-@functools.cache
-def cached_segmenter(spacy_model: str | None) -> Segmenter:
-    return Segmenter(spacy_model)
-
-
 @task(cache_policy=NONE, retries=2, retry_delay_seconds=5)
 def segment_partition(spacy_model: str | None, feedback_ids: list[str], texts: list[str],
                       languages: list[str]) -> Segmented:
     """Routed stage 1 (a CPU worker): documents → sentences."""
-    return segment(cached_segmenter(spacy_model), feedback_ids, texts, languages)
+    with segmenter_checked_out(spacy_model) as segmenter:
+        return segment(segmenter, feedback_ids, texts, languages)
 
 
 @task(cache_policy=NONE, retries=2, retry_delay_seconds=5)
@@ -107,7 +111,8 @@ def decide_partition(models: ModelSettings, segmented: Segmented) -> Decisions:
 @task(cache_policy=NONE, retries=2, retry_delay_seconds=5)
 def assemble_partition(spacy_model: str | None, segmented: Segmented, decisions: Decisions) -> AnalysisBatch:
     """Routed stage 3 (a CPU worker): aspects of the need sentences, and the Arrow tables."""
-    return assemble(cached_segmenter(spacy_model), segmented, decisions)
+    with segmenter_checked_out(spacy_model) as segmenter:
+        return assemble(segmenter, segmented, decisions)
 
 
 def encoder_threads(partitions_in_flight: int) -> int | None:

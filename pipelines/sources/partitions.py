@@ -118,8 +118,6 @@ def _text_parts(path: Path, fmt: str, encoding: str, part_bytes: int, size: int)
                     mark()
         except _BareCarriageReturn:
             return [InputPart(str(path), fmt, digest=_digest(path, [(0, None)]))]
-        except StopIteration:  # empty file: no header
-            return [InputPart(str(path), fmt, digest=_digest(path, [(0, None)]))]
     header_end = None
     if fmt != "jsonl":
         with open(path, "rb") as fh:
