@@ -31,6 +31,15 @@ def warehouse(db):
     return sentences, documents, embeddings, writers
 
 
+def assert_same_warehouse(single, other) -> None:
+    """Every label, score, span and aspect equal, embeddings to float noise, and one writer: the flow."""
+    (s1, d1, e1, _), (s2, d2, e2, writers) = warehouse(single), warehouse(other)
+    assert s1 == s2 and d1 == d2
+    assert [i for i, _ in e1] == [i for i, _ in e2]
+    assert np.allclose(np.array([v for _, v in e1]), np.array([v for _, v in e2]), atol=1e-6)
+    assert len(writers) == 1  # one run wrote everything: the flow's, not the workers'
+
+
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory, prefect_harness):
     db = tmp_path_factory.mktemp("scale") / "ingested.duckdb"
@@ -50,11 +59,7 @@ def test_dask_cluster_gives_the_same_rows_as_one_process(ingested, tmp_path):
         workers_used = len(cluster.scheduler_info["workers"])
     assert workers_used == 2
     assert many["documents"] == one["documents"] > 100 and many["sentences"] == one["sentences"]
-    (s1, d1, e1, _), (s2, d2, e2, writers) = warehouse(single), warehouse(clustered)
-    assert s1 == s2 and d1 == d2  # every label, score, span and aspect
-    assert [i for i, _ in e1] == [i for i, _ in e2]
-    assert np.allclose(np.array([v for _, v in e1]), np.array([v for _, v in e2]), atol=1e-6)
-    assert len(writers) == 1  # one run wrote everything: the flow's, not the workers'
+    assert_same_warehouse(single, clustered)
 
 
 def test_partitions_in_threads_of_one_process_give_the_same_rows(ingested, tmp_path):
@@ -65,9 +70,7 @@ def test_partitions_in_threads_of_one_process_give_the_same_rows(ingested, tmp_p
     one = analyze_with()(str(single), batch_documents=40)
     many = analyze_with()(str(threaded), batch_documents=40, partitions_in_flight=3)
     assert many["documents"] == one["documents"] > 100 and many["analysis_version"] == one["analysis_version"]
-    (s1, d1, e1, _), (s2, d2, e2, writers) = warehouse(single), warehouse(threaded)
-    assert s1 == s2 and d1 == d2 and len(writers) == 1
-    assert np.allclose(np.array([v for _, v in e1]), np.array([v for _, v in e2]), atol=1e-6)
+    assert_same_warehouse(single, threaded)
 
 
 def test_a_second_clustered_run_does_no_model_work(ingested, tmp_path):
@@ -143,9 +146,7 @@ def test_the_encoder_stage_goes_to_gpu_workers_and_the_rest_to_cpu_workers(inges
     assert by_resource == {"GPU": {"model_versions", "decide_partition"},
                            "CPU": {"read_part", "segment_partition", "assemble_partition"}}
     assert result["documents"] > 100
-    (s1, d1, e1, _), (s2, d2, e2, writers) = warehouse(single), warehouse(routed)
-    assert s1 == s2 and d1 == d2 and len(writers) == 1
-    assert np.allclose(np.array([v for _, v in e1]), np.array([v for _, v in e2]), atol=1e-6)
+    assert_same_warehouse(single, routed)
 
 
 def test_routing_needs_a_dask_runner(ingested, tmp_path):
