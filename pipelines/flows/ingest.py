@@ -91,17 +91,15 @@ def read_part(part: InputPart, options: IngestOptions) -> list[NormalizedFile]:
 def write_part(con: duckdb.DuckDBPyConnection, run_id: str, part: InputPart, key: str,
                batches: list[NormalizedFile]) -> dict:
     """The part's batches, one transaction each; the last one also records the part as ingested."""
-    counts = {"adapter": None, **dict.fromkeys(COUNTS, 0)}
+    counts = {"adapter": next((b.adapter for b in batches if b.adapter), None),
+              "rows_read": sum(b.rows_read for b in batches),
+              "stored": sum(b.records.num_rows for b in batches),
+              "quarantined": sum(b.quarantine.num_rows for b in batches), "new_documents": 0, "new_quarantined": 0}
+    part_row = {"part_key": key, "source_file": part.path, "part_index": part.index, "part_count": part.count,
+                "first_line": part.first_line, "rows_read": counts["rows_read"], "stored": counts["stored"],
+                "quarantined": counts["quarantined"]}
     for number, batch in enumerate(batches, start=1):
-        counts["rows_read"] += batch.rows_read
-        counts["stored"] += batch.records.num_rows
-        counts["quarantined"] += batch.quarantine.num_rows
-        part_row = None
-        if number == len(batches):
-            part_row = {"part_key": key, "source_file": part.path, "part_index": part.index,
-                        "part_count": part.count, "first_line": part.first_line, **counts}
-        new_documents, new_quarantine = write_batch(con, run_id, batch, part_row)
-        counts["adapter"] = counts["adapter"] or batch.adapter
+        new_documents, new_quarantine = write_batch(con, run_id, batch, part_row if number == len(batches) else None)
         counts["new_documents"] += new_documents
         counts["new_quarantined"] += new_quarantine
     return counts
