@@ -1,5 +1,7 @@
-"""Document analysis: split (CPU) → encode once, every head reads the same embeddings (GPU when there is
-one) → aspects and tables (CPU). The three stages can run in different processes (pipelines/flows/analyze.py)."""
+"""Document analysis: split (CPU) → encode once, every head reads the same embeddings and the aspect-term tagger
+the same pass's token states (GPU when there is one) → tables (CPU). The three stages can run in different
+processes (pipelines/flows/analyze.py). Without a tagger for the encoder (the static fast mode), the need
+sentences are parsed for their aspect instead."""
 
 from __future__ import annotations
 
@@ -61,7 +63,7 @@ class Analyzer:
                  adapter: str | None = "default", languages: tuple[str, ...] = ANALYSED_LANGUAGES,
                  device: str | None = None,
                  batch_size: int | None = None, encoder_backend: str = "auto", precision: str = "fp32",
-                 threads: int | None = None):
+                 threads: int | None = None, aspect_term_head: str | None = None):
         self.languages = languages
         self.segmenter = Segmenter(spacy_model)
         self.encoder = SentenceEncoder(encoder, device=device, batch_size=batch_size, adapter=adapter,
@@ -79,9 +81,13 @@ class Analyzer:
             if implicit_aspect_head or config.get("encoder") == self.encoder.version_:  # optional head: the
                 loaded["implicit_aspect"] = (head, config)  # default one is skipped under another encoder
         self.heads = {}
+        self.aspect_tagger = self._load_aspect_tagger(aspect_term_head)
         self.versions = {"segmenter": self.segmenter.version_, "encoder": self.encoder.version_,
                          "encoder_numerics": self.encoder.numerics_, "aspects": self.segmenter.aspect_version_,
-                         "need_rules": CONTENTLESS_RULE}
+                         "aspect_lemmas": None, "need_rules": CONTENTLESS_RULE}
+        if self.aspect_tagger:
+            self.versions["aspects"] = self._aspect_tagger_version
+            self.versions["aspect_lemmas"] = self.segmenter.lemma_version_
         for task, (head, config) in loaded.items():
             if config.get("encoder") not in (None, self.encoder.version_):
                 raise ValueError(f"the {task} head was trained on {config.get('encoder')} embeddings but the "
@@ -90,6 +96,22 @@ class Analyzer:
             self.versions[task] = f"{config['name']}@{config['version']}"
         self.sentiment, self.needs = self.heads["sentiment"], self.heads["needs"]
         self.version = hashlib.sha256(json.dumps(self.versions, sort_keys=True).encode()).hexdigest()[:16]
+
+    def _load_aspect_tagger(self, path: str | None):
+        """The aspect-term tagger for this encoder; None (parse instead) for ``"parser"``, the static fast mode,
+        or when no tagger was trained on this encoder's token states."""
+        if path == "parser" or not self.encoder.has_token_states:
+            return None
+        if not path and not registry.has_artifact("aspect_terms"):
+            return None
+        tagger, config = registry.get("unmet.aspect_terms.v1", path=path, encoder=self.encoder.version_)
+        if config.get("encoder") != self.encoder.version_:
+            if path:
+                raise ValueError(f"the aspect-term tagger {path} was trained on {config.get('encoder')} token states "
+                                 f"but the encoder is {self.encoder.version_}: retrain with `unmet train`")
+            return None
+        self._aspect_tagger_version = f"{config['name']}@{config['version']}"
+        return tagger
 
     def label_texts(self, texts: list[str]) -> dict[str, tuple[list[str], np.ndarray]]:
         """Encode once; every head's (classes, probabilities) for each text."""
@@ -101,10 +123,14 @@ class Analyzer:
         return assemble(self.segmenter, segmented, self.decide(segmented.sentence_texts, progress))
 
     def decide(self, sentence_texts: list[str], progress=None) -> Decisions:
-        """The encoder pass and every head: the only stage that wants a GPU."""
-        embeddings = self.encoder.encode(sentence_texts, progress=progress)
+        """The encoder pass, every head and the aspect-term tagger: the only stage that wants a GPU."""
+        aspects = None
+        if self.aspect_tagger:
+            embeddings, aspects = self.encoder.encode_and_tag(sentence_texts, self.aspect_tagger, progress=progress)
+        else:
+            embeddings = self.encoder.encode(sentence_texts, progress=progress)
         return Decisions(embeddings, apply_heads(self.heads, embeddings, sentence_texts), dict(self.versions),
-                         self.version)
+                         self.version, aspects)
 
 
 @dataclass
@@ -126,6 +152,7 @@ class Decisions:
     heads: dict[str, tuple[list[str], np.ndarray]]
     versions: dict[str, str | None]
     version: str
+    aspects: list[str | None] | None = None  # the tagger's term per sentence; None: parse need sentences instead
 
 
 def segment(segmenter: Segmenter, feedback_ids: list[str], texts: list[str], languages: list[str],
@@ -139,9 +166,11 @@ def segment(segmenter: Segmenter, feedback_ids: list[str], texts: list[str], lan
 
 def assemble(segmenter: Segmenter, segmented: Segmented, decisions: Decisions) -> AnalysisBatch:
     """Labels, aspects (parsed on the CPU, need sentences only) and the Arrow tables of one partition."""
-    if segmenter.aspect_version_ != decisions.versions["aspects"]:
-        raise ValueError(f"the aspect parser here ({segmenter.aspect_version_}) is not the one the partition was "
-                         f"decided with ({decisions.versions['aspects']}): load the same spaCy model everywhere")
+    here, there = ((segmenter.lemma_version_, decisions.versions["aspect_lemmas"]) if decisions.aspects is not None
+                   else (segmenter.aspect_version_, decisions.versions["aspects"]))
+    if here != there:
+        raise ValueError(f"the spaCy pipeline here ({here}) is not the one the partition was decided with ({there}): "
+                         "load the same spaCy model everywhere")
     feedback_ids, owners, versions, version = (segmented.feedback_ids, segmented.owners, decisions.versions,
                                                decisions.version)
     sentence_texts, embeddings, decided = segmented.sentence_texts, decisions.embeddings, decisions.heads
@@ -152,8 +181,12 @@ def assemble(segmenter: Segmenter, segmented: Segmented, decisions: Decisions) -
     contentless = np.array([not has_content(t) for t in sentence_texts], dtype=bool)
     need_labels[contentless] = "none"
     aspects: list[str | None] = [None] * len(owners)
-    need_rows = np.flatnonzero(need_labels != "none")  # only need sentences are parsed: a fraction of all
-    for row, aspect in zip(need_rows, segmenter.aspects([sentence_texts[i] for i in need_rows]), strict=True):
+    need_rows = np.flatnonzero(need_labels != "none")  # aspects are kept for need sentences only
+    if decisions.aspects is not None:
+        found = [decisions.aspects[i] and segmenter.noun_lemma(decisions.aspects[i]) for i in need_rows]
+    else:  # no tagger: parse the need sentences, a fraction of all
+        found = segmenter.aspects([sentence_texts[i] for i in need_rows])
+    for row, aspect in zip(need_rows, found, strict=True):
         aspects[row] = aspect
     aspect_kinds = [None] * len(owners)
     if "implicit_aspect" in decided:

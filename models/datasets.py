@@ -299,3 +299,63 @@ def training_sets(task: str, data_dir: str | Path) -> list[LabelledSet]:
     """The train rows of every trainable set of a task (evaluation-only sets contribute nothing)."""
     sets = [load(name, data_dir, "train") for name in READERS if name.startswith(task + "/")]
     return [s for s in sets if len(s)]
+
+
+@dataclass
+class AspectTermSet:
+    """Sentences with the character spans of the aspect terms annotated in them (empty: none named)."""
+    texts: list[str]
+    targets: list[list[tuple[int, int]]]
+    sources: list[str]
+    license: str = "not stated (SemEval ABSA, ACOS; research use)"
+
+    def part(self, part: str) -> AspectTermSet:
+        if part not in ("train", "dev"):
+            raise ValueError(f"part must be train or dev, not {part!r}")
+        pick = [i for i, text in enumerate(self.texts) if is_dev(text) == (part == "dev")]
+        return AspectTermSet([self.texts[i] for i in pick], [self.targets[i] for i in pick],
+                             [self.sources[i] for i in pick], self.license)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def aspect_terms(data_dir: str | Path) -> AspectTermSet:
+    """Aspect-term spans: SemEval 2014 ``aspectTerm``, SemEval 2015–16 restaurant ``Opinion target`` (laptops
+    there have no targets) and ACOS aspect spans (token indices into its space-tokenized text); a sentence seen
+    in two sets is kept once."""
+    root = Path(data_dir) / "semeval_absa"
+    texts, targets, sources, seen = [], [], [], set()
+
+    def add(text: str, spans: set, source: str) -> None:
+        key = text_key(text)
+        if key and key not in seen:
+            seen.add(key)
+            texts.append(text)
+            targets.append(sorted(spans))
+            sources.append(source)
+
+    for path in sorted(root.glob("20*/*.xml")):
+        if "lapt" in path.name.lower() and path.parent.name != "2014":
+            continue
+        for sentence in ET.parse(path).getroot().iter("sentence"):
+            spans = {(int(o.get("from")), int(o.get("to")))
+                     for o in [*sentence.iter("Opinion"), *sentence.iter("aspectTerm")]
+                     if o.get("target", o.get("term")) not in (None, "NULL")}
+            add(sentence.findtext("text") or "", spans, f"semeval{path.parent.name}")
+    for path in sorted((root / "acos").glob("*/*.tsv")):
+        for line in _require(path).read_text(encoding="utf-8").splitlines():
+            text, *quads = line.split("\t")
+            tokens = text.split(" ")
+            starts = [0]
+            for token in tokens:
+                starts.append(starts[-1] + len(token) + 1)
+            spans = set()
+            for quad in quads:
+                first, end = map(int, quad.split(" ")[0].split(","))
+                if first >= 0:
+                    spans.add((starts[first], starts[end - 1] + len(tokens[end - 1])))
+            add(text, spans, "acos")
+    if not texts:
+        raise FileNotFoundError(f"no SemEval/ACOS files under {root}: see models/README.md for the data layout")
+    return AspectTermSet(texts, targets, sources)

@@ -142,43 +142,102 @@ class SentenceEncoder:
         self.version_ = f"{self.version_}+{NAME}@{config['version']}"
         self.numerics_, self.dim_ = "static", int(table.shape[1])
 
-    def _tokenize(self, texts: list[str]) -> dict:
+    @property
+    def has_token_states(self) -> bool:
+        """Whether ``encode_and_tag`` can run: the static fast mode has no transformer, so no token states."""
+        return self.static_ is None
+
+    def _tokenize(self, texts: list[str], words: bool = False) -> tuple[dict, list | None]:
+        """Model inputs; with ``words``, also each text's (word id per token, character offsets per token)."""
         tensors = "np" if self.onnx_ else "pt"
         batch = self.tokenizer_(texts, padding=True, truncation=True, max_length=self.max_length,
-                                return_tensors=tensors)
+                                return_tensors=tensors, return_offsets_mapping=words)
+        layout = None
+        if words:
+            offsets = np.asarray(batch.pop("offset_mapping"))
+            layout = [(batch.word_ids(row), offsets[row]) for row in range(len(texts))]
         if self.device == "cuda":  # pinned host memory: the copy to the GPU runs asynchronously
-            return {name: value.pin_memory() for name, value in batch.items()}
-        return dict(batch)
+            return {name: value.pin_memory() for name, value in batch.items()}, layout
+        return dict(batch), layout
 
-    def _forward(self, batch: dict):
+    def _forward(self, batch: dict, tokens: bool):
         if self.onnx_:
-            return self.onnx_(batch)
+            return self.onnx_(batch, tokens=tokens)
         batch = {name: value.to(self.device, non_blocking=True) for name, value in batch.items()}
+        if tokens:
+            embeddings, hidden = self.pooled_.with_tokens(**batch)
+            return embeddings.float(), hidden.float()
         return self.pooled_(**batch).float()
 
     def encode(self, texts: list[str], progress=None) -> np.ndarray:
         """L2-normalized float32 embeddings, one row per text, in input order."""
+        return self._run(texts, None, progress)[0]
+
+    def encode_and_tag(self, texts: list[str], tagger, progress=None) -> tuple[np.ndarray, list]:
+        """Embeddings and, from the same forward pass, ``tagger(text, word spans, word vectors)`` per text.
+
+        A word's vector is the token state of its first sub-token; words cut off by ``max_length`` are left out.
+        """
+        if not self.has_token_states:
+            raise ValueError("the static encoder has no token states: tag aspects with the parser instead")
+        return self._run(texts, tagger, progress)
+
+    def _run(self, texts: list[str], tagger, progress) -> tuple[np.ndarray, list]:
         out = np.zeros((len(texts), self.dim_), dtype=np.float32)
+        tags: list = [None] * len(texts)
         if not texts:
-            return out
+            return out, tags
         if self.static_:
             for start in range(0, len(texts), 8192):
                 out[start:start + 8192] = self.static_(texts[start:start + 8192])
                 if progress:
                     progress(min(start + 8192, len(texts)), len(texts))
-            return out
+            return out, tags
         order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths pad least
         batches = [order[start:start + self.batch_size] for start in range(0, len(texts), self.batch_size)]
+        words = tagger is not None
         results = []  # on a GPU, results stay there until the end, so nothing waits for a copy back
         with torch.inference_mode(), ThreadPoolExecutor(1) as tokenizer:
-            upcoming = tokenizer.submit(self._tokenize, [texts[i] for i in batches[0]])
-            for number in range(len(batches)):
-                batch = upcoming.result()
+            upcoming = tokenizer.submit(self._tokenize, [texts[i] for i in batches[0]], words)
+            for number, index in enumerate(batches):
+                batch, layout = upcoming.result()
                 if number + 1 < len(batches):
-                    upcoming = tokenizer.submit(self._tokenize, [texts[i] for i in batches[number + 1]])
-                results.append(self._forward(batch))
+                    upcoming = tokenizer.submit(self._tokenize, [texts[i] for i in batches[number + 1]], words)
+                result = self._forward(batch, words)
+                if words and self.device == "cpu":  # tag now: a partition's token states never pile up in memory
+                    self._tag(texts, index, result[1], layout, tagger, tags)
+                    result = (result[0], None, None)
+                elif words:
+                    result = (*result, layout)
+                results.append(result)
                 if progress:
                     progress(min((number + 1) * self.batch_size, len(texts)), len(texts))
-        for index, embeddings in zip(batches, results, strict=True):
-            out[index] = embeddings if isinstance(embeddings, np.ndarray) else embeddings.cpu().numpy()
-        return out
+        for index, result in zip(batches, results, strict=True):
+            embeddings = result[0] if words else result
+            out[index] = _numpy(embeddings)
+            if words and result[1] is not None:
+                self._tag(texts, index, result[1], result[2], tagger, tags)
+        return out, tags
+
+    @staticmethod
+    def _tag(texts: list[str], index: np.ndarray, hidden, layout: list, tagger, tags: list) -> None:
+        hidden = _numpy(hidden)
+        for row, position in enumerate(index):
+            spans, vectors = _word_vectors(hidden[row], *layout[row])
+            tags[position] = tagger(texts[position], spans, vectors)
+
+
+def _numpy(values) -> np.ndarray:
+    return values if isinstance(values, np.ndarray) else values.cpu().numpy()
+
+
+def _word_vectors(hidden: np.ndarray, word_ids: list, offsets: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """(character span, first sub-token state) of each word the tokenizer kept."""
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for position, word in enumerate(word_ids):
+        if word is not None:
+            first.setdefault(word, position)
+            last[word] = position
+    spans = [(int(offsets[first[w]][0]), int(offsets[last[w]][1])) for w in first]
+    return spans, hidden[list(first.values())]

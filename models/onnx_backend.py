@@ -22,6 +22,7 @@ from models.integrity import cached_file
 
 log = logging.getLogger(__name__)
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+OUTPUTS = ("embedding", "tokens")  # part of the cache key: an export made with other outputs is never reused
 
 
 class PooledEncoder(torch.nn.Module):
@@ -32,11 +33,26 @@ class PooledEncoder(torch.nn.Module):
         self.model = model
 
     def forward(self, input_ids, attention_mask, token_type_ids=None):
+        return self.with_tokens(input_ids, attention_mask, token_type_ids)[0]
+
+    def with_tokens(self, input_ids, attention_mask, token_type_ids=None):
+        """(embeddings, token states): the aspect-term tagger reads the token states of the same pass."""
         hidden = self.model(input_ids=input_ids, attention_mask=attention_mask,
                             token_type_ids=token_type_ids).last_hidden_state
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(pooled, dim=-1)
+        return torch.nn.functional.normalize(pooled, dim=-1), hidden
+
+
+class _WithTokens(torch.nn.Module):
+    """The exported graph: both outputs, so one file serves runs with and without the tagger."""
+
+    def __init__(self, pooled: PooledEncoder):
+        super().__init__()
+        self.pooled = pooled
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None):
+        return self.pooled.with_tokens(input_ids, attention_mask, token_type_ids)
 
 
 def cache_dir() -> Path:
@@ -50,8 +66,9 @@ def _export(pooled: PooledEncoder, tokenizer, path: Path) -> None:
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes on shape-dependent code that this model does not take
-        torch.onnx.export(pooled.eval(), tuple(sample[name] for name in names), str(tmp), input_names=names,
-                          output_names=["embedding"], dynamic_axes={**axes, "embedding": {0: "batch"}},
+        torch.onnx.export(_WithTokens(pooled).eval(), tuple(sample[name] for name in names), str(tmp),
+                          input_names=names, output_names=list(OUTPUTS),
+                          dynamic_axes={**axes, "embedding": {0: "batch"}, "tokens": {0: "batch", 1: "tokens"}},
                           opset_version=17, dynamo=False)
     tmp.replace(path)
 
@@ -67,7 +84,7 @@ def _quantize(source: Path, path: Path) -> None:
 def exported_model(pooled: PooledEncoder, tokenizer, version: str, numerics: str) -> Path:
     """Path of the ONNX file for this encoder version and numerics (``fp32`` or ``int8``), made if needed."""
     directory = cache_dir()
-    stem = hashlib.sha256(f"{version}|{torch.__version__}".encode()).hexdigest()[:16]
+    stem = hashlib.sha256(f"{version}|{torch.__version__}|{','.join(OUTPUTS)}".encode()).hexdigest()[:16]
     fp32 = directory / f"{stem}-fp32.onnx"
     cached_file(fp32, lambda: _export(pooled, tokenizer, fp32))
     if numerics == "fp32":
@@ -88,5 +105,9 @@ class OnnxRunner:
         self.session_ = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.inputs_ = [i.name for i in self.session_.get_inputs()]
 
-    def __call__(self, batch: dict) -> np.ndarray:
-        return self.session_.run(None, {name: np.asarray(batch[name], dtype=np.int64) for name in self.inputs_})[0]
+    def __call__(self, batch: dict, tokens: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Embeddings; with ``tokens``, also the token states (ONNX Runtime computes only the outputs asked for)."""
+        feed = {name: np.asarray(batch[name], dtype=np.int64) for name in self.inputs_}
+        if tokens:
+            return tuple(self.session_.run(list(OUTPUTS), feed))
+        return self.session_.run(["embedding"], feed)[0]

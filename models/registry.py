@@ -84,6 +84,14 @@ def implicit_aspect_head(path: str | Path | None = None, encoder: str | None = N
     return LinearHead.load(path or artifact_dir("implicit_aspect", encoder=encoder))
 
 
+@register("unmet.aspect_terms.v1")
+def aspect_term_tagger(path: str | Path | None = None, encoder: str | None = None):
+    """The aspect term a sentence names, tagged on the encoder's token states (models.aspect_terms)."""
+    from models.aspect_terms import AspectTermTagger
+
+    return AspectTermTagger.load(path or artifact_dir("aspect_terms", encoder=encoder))
+
+
 @register("unmet.sentiment.hf.v1")
 def hf_sentiment_head(model: str, label_map: dict[str, str] | None = None, device: str | None = None):
     """Any Hugging Face sequence-classification model (id or path) as the sentiment head."""

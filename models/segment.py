@@ -95,6 +95,8 @@ class Segmenter:
         self.splitter_.add_pipe("sentencizer")
         self.version_ = f"{SPLITTER}@{spacy.__version__}"
         self.aspect_version_ = f"{ASPECT_RULES}+{parser_version}" if self.has_parser_ else None
+        self.lemma_version_ = parser_version if self.nlp_.has_pipe("lemmatizer") else None
+        self._lemmas: dict[str, str] = {}
 
     def split(self, texts: list[str]) -> list[list[Sentence]]:
         """Sentences per text; a line break (e.g. between title and body) always ends a sentence."""
@@ -122,3 +124,15 @@ class Segmenter:
         if not self.has_parser_:
             return [None] * len(sentences)
         return [aspect_of(doc) for doc in self.nlp_.pipe(sentences, batch_size=self.batch_size)]
+
+    def noun_lemma(self, term: str) -> str:
+        """``term`` with its last word lemmatized as a noun ("battery lives" → "battery life"), without a parse;
+        unchanged when the pipeline has no lemmatizer, and for words of three letters or fewer, which the rules
+        mangle out of context ("ios" → "io")."""
+        head, _, word = term.rpartition(" ")
+        if self.lemma_version_ is None or not word.isalpha() or len(word) <= 3:
+            return term
+        if word not in self._lemmas:
+            token = spacy.tokens.Doc(self.nlp_.vocab, words=[word], pos=["NOUN"])[0]
+            self._lemmas[word] = (self.nlp_.get_pipe("lemmatizer").rule_lemmatize(token) or [word])[0]
+        return f"{head} {self._lemmas[word]}" if head else self._lemmas[word]

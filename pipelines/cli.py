@@ -207,7 +207,11 @@ def cmd_train(args) -> int:
     for task, result in results.items():
         print(f"{task} → {result['path']}")
         for title, m in result["metrics"].items():
-            print(f"  {title.split('|')[0]}: {m['metric']} {m['value']:.3f} ({m['ci95'][0]:.3f}–{m['ci95'][1]:.3f})")
+            if "value" in m:
+                low, high = m["ci95"]
+                print(f"  {title.split('|')[0]}: {m['metric']} {m['value']:.3f} ({low:.3f}–{high:.3f})")
+            else:  # the aspect-term tagger: precision / recall / F1 of the aspect it names
+                print(f"  {title}: precision {m['precision']:.3f} recall {m['recall']:.3f} F1 {m['f1']:.3f}")
     return 0
 
 
@@ -352,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--corrections-db", type=Path, help="also learn from the human_labels of this warehouse")
     train.add_argument("--limit", type=int, help="at most this many rows per labelled set (quick runs)")
     train.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the model card")
-    train.add_argument("--heads", default="sentiment,needs,implicit_aspect", help="which heads to fit")
+    train.add_argument("--heads", default="sentiment,needs,implicit_aspect,aspect_terms", help="which heads to fit")
     train.add_argument("--overwrite", action="store_true", help="replace an existing version")
     train.add_argument("--encoder-backend", default="auto", choices=("auto", "static"),
                        help="static: distil the fast mode's token vectors and fit heads for them")

@@ -59,8 +59,10 @@ def build(root: Path, n: int = 30) -> Path:
     for i, t in enumerate(bad + good):
         polarity = "negative" if t in bad else "positive"
         target = "NULL" if i % 3 == 0 else t.split()[1]
+        start = 0 if target == "NULL" else len(t.split()[0]) + 1  # the target's real character offsets
+        end = 0 if target == "NULL" else start + len(target)
         sentences.append(f'<sentence id="r:{i}"><text>{t}</text><Opinions><Opinion target="{target}" '
-                         f'category="X#Y" polarity="{polarity}" from="0" to="0"/></Opinions></sentence>')
+                         f'category="X#Y" polarity="{polarity}" from="{start}" to="{end}"/></Opinions></sentence>')
     xml = root / "semeval_absa" / "2016" / "ABSA16_Restaurants_Train_SB1_v2.xml"
     xml.parent.mkdir(parents=True, exist_ok=True)
     xml.write_text('<?xml version="1.0" encoding="UTF-8"?><Reviews><Review rid="r"><sentences>'

@@ -259,9 +259,10 @@ def test_shipped_artifacts_are_small_pickle_free_and_one_pass():
     analyzer = Analyzer()
     assert set(analyzer.heads) == {"sentiment", "needs", "implicit_aspect"}
     assert "+unmet.encoder_adapter.v1@" in analyzer.versions["encoder"]
+    assert analyzer.aspect_tagger is not None
     calls = []
-    original = analyzer.encoder.encode
-    analyzer.encoder.encode = lambda texts, **kw: calls.append(len(texts)) or original(texts, **kw)
+    original = analyzer.encoder._forward
+    analyzer.encoder._forward = lambda batch, tokens: calls.append(len(batch["input_ids"])) or original(batch, tokens)
     batch = analyzer.analyze(["a"], ["Please add a timer. The lamp died after a week."], ["en"])
-    assert calls == [2]  # one encoder pass over the two sentences serves all three heads
+    assert calls == [2]  # one encoder pass over the two sentences serves all three heads and the aspect tagger
     assert batch.sentences.column("need_kind").to_pylist() == ["explicit", "implicit"]

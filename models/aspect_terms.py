@@ -1,0 +1,153 @@
+"""``unmet.aspect_terms.v1``: the aspect a sentence names, tagged on the encoder's token states.
+
+The encoder pass that feeds the sentence heads also yields one vector per word (its first sub-token); a
+linear B/I/O tagger over each word with its neighbours marks aspect terms, so no parser runs at analysis
+time. On the SemEval 2014–16 + ACOS dev rows it names the annotated aspect more often than the noun-chunk
+rules (``unmet.aspects.v2``) it replaces; the figures are in the artifact's model card. Trained by
+``unmet train`` on the public SemEval/ACOS aspect spans.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from models.heads import LinearHead
+
+NAME = "unmet.aspect_terms.v1"
+FEATURES = ("word", "previous_word", "next_word")
+LABELS = ("O", "B", "I")
+
+
+def in_context(vectors: np.ndarray) -> np.ndarray:
+    """Each word's vector beside its left and right neighbours' (zeros at the edges)."""
+    edge = np.zeros((1, vectors.shape[1]), dtype=vectors.dtype)
+    return np.hstack([vectors, np.vstack([edge, vectors[:-1]]), np.vstack([vectors[1:], edge])])
+
+
+def word_labels(spans: list[tuple[int, int]], targets: list[tuple[int, int]]) -> list[str]:
+    """B/I/O per word from character spans of aspect terms (a word inside a target is part of it)."""
+    labels = ["O"] * len(spans)
+    for start, end in targets:
+        inside = [i for i, (a, b) in enumerate(spans) if a >= start and b <= end]
+        for n, i in enumerate(inside):
+            labels[i] = "B" if n == 0 else "I"
+    return labels
+
+
+class AspectTermTagger(BaseEstimator):
+    """B/I/O softmax over word vectors in context; calling it on a sentence returns its best aspect term."""
+
+    def __init__(self, C: float = 0.5, max_iter: int = 2000):
+        self.C = C
+        self.max_iter = max_iter
+
+    def fit(self, vectors: list[np.ndarray], labels: list[list[str]]) -> AspectTermTagger:
+        """``vectors``: per sentence, (words, dim) from ``SentenceEncoder.encode_and_tag``; ``labels``: B/I/O."""
+        rows = [i for i, v in enumerate(vectors) if len(v)]
+        if not rows:
+            raise ValueError("no sentence with words to learn from")
+        X = np.vstack([in_context(vectors[i]) for i in rows])
+        y = np.concatenate([np.asarray(labels[i]) for i in rows])
+        if len(y) != len(X):
+            raise ValueError(f"{len(X)} words but {len(y)} labels: one label per word")
+        self.head_ = LinearHead(features=FEATURES, C=self.C, class_weight=None, max_iter=self.max_iter).fit(X, y)
+        self.classes_ = self.head_.classes_
+        return self
+
+    def terms(self, text: str, spans: list[tuple[int, int]], vectors: np.ndarray) -> list[tuple[int, int, float]]:
+        """Every tagged term as (start, end, mean probability of being part of a term)."""
+        if not len(vectors):
+            return []
+        probs = self.head_.predict_proba(in_context(vectors))
+        tags = [self.classes_[i] for i in probs.argmax(axis=1)]
+        inside = probs[:, [i for i, label in enumerate(self.classes_) if label != "O"]].sum(axis=1)
+        found, current = [], None
+        for word, tag in enumerate(tags):
+            if tag == "B" or (tag == "I" and current is None):
+                if current:
+                    found.append(current)
+                current = [word, word]
+            elif tag == "I":
+                current[1] = word
+            elif current:
+                found.append(current)
+                current = None
+        if current:
+            found.append(current)
+        return [(spans[a][0], spans[b][1], float(inside[a:b + 1].mean())) for a, b in found]
+
+    def __call__(self, text: str, spans: list[tuple[int, int]], vectors: np.ndarray) -> str | None:
+        """The most confident aspect term of the sentence, lower-cased; None when it names none."""
+        return best_term(text, self.terms(text, spans, vectors))
+
+    def save(self, directory: str | Path, metadata: dict) -> Path:
+        return self.head_.save(directory, {**metadata, "tagger": self.get_params()})
+
+    @classmethod
+    def load(cls, directory: str | Path) -> tuple[AspectTermTagger, dict]:
+        head, config = LinearHead.load(directory)
+        if tuple(head.features) != FEATURES or "tagger" not in config:
+            raise ValueError(f"{directory} holds a {config.get('name')} head, not an aspect-term tagger")
+        tagger = cls(**config["tagger"])
+        tagger.head_, tagger.classes_ = head, head.classes_
+        return tagger, config
+
+
+def best_term(text: str, terms: list[tuple[int, int, float]]) -> str | None:
+    """The most confident of a sentence's terms, lower-cased with its spacing collapsed."""
+    if not terms:
+        return None
+    start, end, _ = max(terms, key=lambda term: term[2])
+    return " ".join(text[start:end].lower().split())
+
+
+def plural_stripped(word: str) -> str:
+    """A crude singular for when no lemmatizer is at hand: "batteries" → "battery", "keys" → "key"."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
+
+
+def sentence_scores(predicted: list[str | None], texts: list[str], targets: list[list[tuple[int, int]]],
+                    n_boot: int = 1000, seed: int = 0, lemma=plural_stripped) -> dict:
+    """Does the one aspect given per sentence name an annotated term? Compared by head word, both sides through
+    ``lemma``, so a lemmatized aspect and the raw term it came from count the same.
+
+    Precision over sentences given an aspect, recall over sentences with at least one annotated term; F1 with
+    a 95 % bootstrap interval over sentences.
+    """
+    hit = np.zeros(len(texts), dtype=bool)
+    given = np.array([p is not None for p in predicted])
+    annotated = np.array([bool(t) for t in targets])
+
+    def head_word(term: str) -> str | None:
+        words = re.findall(r"\w+", term.lower())
+        return lemma(words[-1]) if words else None
+
+    for i, (term, text, spans) in enumerate(zip(predicted, texts, targets, strict=True)):
+        hit[i] = term is not None and head_word(term) in {head_word(text[a:b]) for a, b in spans}
+
+    def f1(rows: np.ndarray) -> tuple[float, float, float]:
+        precision = hit[rows].sum() / max(given[rows].sum(), 1)
+        recall = hit[rows].sum() / max(annotated[rows].sum(), 1)
+        return precision, recall, 2 * precision * recall / max(precision + recall, 1e-9)
+
+    precision, recall, value = f1(np.arange(len(texts)))
+    rng = np.random.default_rng(seed)
+    draws = [f1(rng.integers(0, len(texts), len(texts)))[2] for _ in range(n_boot)]
+    return {"precision": float(precision), "recall": float(recall), "f1": float(value),
+            "f1_ci95": [float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))],
+            "sentences": len(texts), "given": int(given.sum()), "annotated": int(annotated.sum())}
+
+
+def span_scores(found: list[list[tuple[int, int]]], targets: list[list[tuple[int, int]]]) -> dict:
+    """Exact-span precision, recall and F1 over all terms (the SemEval aspect-term extraction measure)."""
+    tp = fp = fn = 0
+    for mine, gold in zip(found, targets, strict=True):
+        mine, gold = set(mine), set(gold)
+        tp, fp, fn = tp + len(mine & gold), fp + len(mine - gold), fn + len(gold - mine)
+    return {"precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1), "f1": 2 * tp / max(2 * tp + fp + fn, 1)}

@@ -1,0 +1,128 @@
+"""The aspect-term tagger: learns B/I/O on word vectors, survives save → load, reads the encoder's own pass."""
+
+import numpy as np
+import pytest
+from labelled_fixture import build
+
+from models.aspect_terms import AspectTermTagger, in_context, sentence_scores, span_scores, word_labels
+
+VOCAB = ["the", "battery", "life", "is", "short", "screen", "cracked", "please", "add", "dark", "mode", "it", "broke"]
+TERMS = {"battery life", "screen", "dark mode"}
+
+
+def toy_sentence(words: list[str], rng_seed: int = 0) -> tuple[str, list[tuple[int, int]], np.ndarray]:
+    """A sentence as the encoder hands it to the tagger: text, word spans, one vector per word."""
+    rng = np.random.default_rng(rng_seed)
+    table = {w: np.random.default_rng(i).normal(size=16).astype(np.float32) for i, w in enumerate(VOCAB)}
+    text, spans = "", []
+    for word in words:
+        spans.append((len(text), len(text) + len(word)))
+        text += word + " "
+    vectors = np.stack([table[w] + rng.normal(scale=0.05, size=16).astype(np.float32) for w in words])
+    return text.strip(), spans, vectors
+
+
+TRAIN = [["the", "battery", "life", "is", "short"], ["the", "screen", "cracked"], ["please", "add", "dark", "mode"],
+         ["it", "broke"], ["the", "screen", "is", "short"], ["add", "battery", "life"]]
+
+
+def labels_of(words: list[str]) -> list[str]:
+    text = " ".join(words)
+    targets = [(text.index(term), text.index(term) + len(term)) for term in TERMS if term in text]
+    spans = toy_sentence(words)[1]
+    return word_labels(spans, targets)
+
+
+def test_word_labels_and_context_features():
+    assert labels_of(["the", "battery", "life", "is", "short"]) == ["O", "B", "I", "O", "O"]
+    assert labels_of(["it", "broke"]) == ["O", "O"]
+    vectors = np.arange(6, dtype=np.float32).reshape(3, 2)
+    context = in_context(vectors)
+    assert context.shape == (3, 6)
+    assert context[0].tolist() == [0, 1, 0, 0, 2, 3] and context[2].tolist() == [4, 5, 2, 3, 0, 0]
+
+
+def test_tagger_overfits_saves_reloads_and_tags_the_same(tmp_path):
+    data = [toy_sentence(words, seed) for seed in range(5) for words in TRAIN]
+    labels = [labels_of(words) for _ in range(5) for words in TRAIN]
+    tagger = AspectTermTagger(C=10.0).fit([v for _, _, v in data], labels)
+    assert tagger("the battery life is short", *toy_sentence(TRAIN[0], 99)[1:]) == "battery life"
+    assert tagger("it broke", *toy_sentence(["it", "broke"], 99)[1:]) is None
+    assert tagger("please add dark mode", *toy_sentence(TRAIN[2], 99)[1:]) == "dark mode"
+    tagger.save(tmp_path / "tagger", {"name": "unmet.aspect_terms.v1", "version": "0.0.1", "encoder": "toy"})
+    loaded, config = AspectTermTagger.load(tmp_path / "tagger")
+    assert config["tagger"] == tagger.get_params()
+    for words in TRAIN:
+        text, spans, vectors = toy_sentence(words, 7)
+        assert loaded.terms(text, spans, vectors) == tagger.terms(text, spans, vectors)
+    with pytest.raises(ValueError, match="one label per word"):
+        AspectTermTagger().fit([data[0][2]], [["O"]])
+
+
+def test_scores_count_head_words_and_exact_spans():
+    texts = ["The batteries die.", "It broke.", "Screen and keys."]
+    targets = [[(4, 13)], [], [(0, 6), (11, 15)]]
+    scores = sentence_scores(["battery", "it", "keys"], texts, targets, n_boot=20)
+    assert scores["precision"] == pytest.approx(2 / 3) and scores["recall"] == pytest.approx(1.0)
+    assert scores["f1_ci95"][0] <= scores["f1"] <= scores["f1_ci95"][1]
+    assert span_scores([[(4, 13)], [(0, 2)], [(0, 6)]], targets) == {"precision": 2 / 3, "recall": 2 / 3,
+                                                                       "f1": pytest.approx(2 / 3)}
+
+
+def test_encoder_hands_the_tagger_word_vectors_from_the_same_pass():
+    from models.encoder import SentenceEncoder
+
+    texts = ["The battery died halfway through my commute.", "ok", "Please add dark-mode!"] * 3
+    seen = {}
+    for backend in ("torch", "onnx"):
+        encoder = SentenceEncoder(backend=backend)
+        embeddings, words = encoder.encode_and_tag(texts, lambda text, spans, vectors: (
+            [text[a:b] for a, b in spans], vectors))
+        np.testing.assert_allclose(embeddings, encoder.encode(texts), atol=1e-6)
+        assert words[2][0] == ["Please", "add", "dark", "-", "mode", "!"]
+        assert words[0][1].shape == (8, encoder.dim_)
+        seen[backend] = words
+    for (names_t, vectors_t), (names_o, vectors_o) in zip(seen["torch"], seen["onnx"], strict=True):
+        assert names_t == names_o
+        np.testing.assert_allclose(vectors_t, vectors_o, atol=1e-4)
+
+
+def test_the_pipeline_tags_aspects_without_parsing(monkeypatch):
+    from models.analyzer import Analyzer
+
+    analyzer = Analyzer()
+    assert analyzer.aspect_tagger is not None and analyzer.versions["aspects"].startswith("unmet.aspect_terms.v1@")
+    monkeypatch.setattr(analyzer.segmenter, "aspects", lambda texts: pytest.fail("the parser ran"))
+    batch = analyzer.analyze(["a", "b"], ["The batteries died halfway through my commute.",
+                                          "I love it. Please add a sleep timer."], ["en", "en"])
+    rows = batch.sentences.to_pylist()
+    by_text = {r["text"]: r for r in rows}
+    assert by_text["The batteries died halfway through my commute."]["aspect"] == "battery"
+    assert by_text["Please add a sleep timer."]["aspect"] == "sleep timer"
+    assert by_text["I love it."]["aspect"] is None  # not a need: no aspect kept
+    assert {r["aspect_model"] for r in rows} == {analyzer.versions["aspects"]}
+
+
+def test_parser_rules_remain_for_encoders_without_a_tagger():
+    from models.analyzer import Analyzer
+
+    analyzer = Analyzer(aspect_term_head="parser")
+    assert analyzer.aspect_tagger is None and analyzer.versions["aspects"].startswith("unmet.aspects.v2")
+    batch = analyzer.analyze(["a"], ["The battery died halfway through my commute."], ["en"])
+    assert batch.sentences.column("aspect").to_pylist() == ["battery"]
+
+
+def test_train_writes_a_tagger_with_its_card_and_the_rules_it_replaces(tmp_path_factory, tmp_path):
+    from models.analyzer import Analyzer
+    from models.train import train_heads
+
+    data = build(tmp_path_factory.mktemp("shared") / "data")
+    result = train_heads(data, "9.9.9", out_dir=tmp_path, tasks=("aspect_terms",), n_boot=20)
+    card = (tmp_path / "aspect_terms" / "9.9.9" / "MODEL_CARD.md").read_text()
+    assert "one aspect per sentence" in card and "parser rules" in card
+    metrics = result["aspect_terms"]["metrics"]
+    assert {"tagger, one aspect per sentence", "tagger, every term (exact span)"} <= set(metrics)
+    analyzer = Analyzer(aspect_term_head=str(tmp_path / "aspect_terms" / "9.9.9"))
+    assert analyzer.versions["aspects"] == "unmet.aspect_terms.v1@9.9.9"
+    with pytest.raises(FileExistsError, match="choose a new"):
+        train_heads(data, "9.9.9", out_dir=tmp_path, tasks=("aspect_terms",))
