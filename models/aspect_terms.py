@@ -151,3 +151,20 @@ def span_scores(found: list[list[tuple[int, int]]], targets: list[list[tuple[int
         mine, gold = set(mine), set(gold)
         tp, fp, fn = tp + len(mine & gold), fp + len(mine - gold), fn + len(gold - mine)
     return {"precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1), "f1": 2 * tp / max(2 * tp + fp + fn, 1)}
+
+
+def evaluate(encoder, tagger: AspectTermTagger | None, segmenter, texts: list[str],
+             targets: list[list[tuple[int, int]]], n_boot: int = 1000) -> dict:
+    """Dev scores of the tagger (the aspect as the pipeline stores it, and every term) and of the parse rules it
+    replaced, with the same head-word lemmatizer on both sides."""
+    metrics = {}
+    if tagger is not None:
+        _, found = encoder.encode_and_tag(texts, tagger.terms)
+        best = [best_term(text, terms) for text, terms in zip(texts, found, strict=True)]
+        metrics["tagger, one aspect per sentence"] = sentence_scores(
+            [term and segmenter.noun_lemma(term) for term in best], texts, targets, n_boot, lemma=segmenter.noun_lemma)
+        metrics["tagger, every term (exact span)"] = span_scores([[(a, b) for a, b, _ in f] for f in found], targets)
+    if segmenter.has_parser_:
+        metrics[f"parser rules ({segmenter.aspect_version_}), one per sentence"] = sentence_scores(
+            segmenter.aspects(texts), texts, targets, n_boot, lemma=segmenter.noun_lemma)
+    return metrics

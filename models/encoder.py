@@ -204,19 +204,17 @@ class SentenceEncoder:
                 if number + 1 < len(batches):
                     upcoming = tokenizer.submit(self._tokenize, [texts[i] for i in batches[number + 1]], words)
                 result = self._forward(batch, words)
-                if words and self.device == "cpu":  # tag now: a partition's token states never pile up in memory
-                    self._tag(texts, index, result[1], layout, tagger, tags)
-                    result = (result[0], None, None)
-                elif words:
-                    result = (*result, layout)
-                results.append(result)
+                embeddings, hidden = result if words else (result, None)
+                if hidden is not None and self.device == "cpu":  # tag now: token states never pile up in memory
+                    self._tag(texts, index, hidden, layout, tagger, tags)
+                    hidden = None
+                results.append((embeddings, hidden, layout))
                 if progress:
                     progress(min((number + 1) * self.batch_size, len(texts)), len(texts))
-        for index, result in zip(batches, results, strict=True):
-            embeddings = result[0] if words else result
+        for index, (embeddings, hidden, layout) in zip(batches, results, strict=True):
             out[index] = _numpy(embeddings)
-            if words and result[1] is not None:
-                self._tag(texts, index, result[1], result[2], tagger, tags)
+            if hidden is not None:
+                self._tag(texts, index, hidden, layout, tagger, tags)
         return out, tags
 
     @staticmethod

@@ -164,6 +164,18 @@ class Evaluator:
             results.append(Result(b, score(truth, predicted, labels, self.n_boot, self.seed), truth, predicted))
         return results
 
+    def aspect_terms(self) -> dict:
+        """The aspect-term tagger and the parse rules on the SemEval/ACOS dev spans (``models.aspect_terms``);
+        a random ``limit`` sentences for quick runs."""
+        from models.aspect_terms import evaluate
+
+        dev = datasets.aspect_terms(self.data_dir).part("dev")
+        rows = range(len(dev))
+        if self.limit and len(dev) > self.limit:
+            rows = sorted(np.random.default_rng(self.seed).choice(len(dev), self.limit, replace=False))
+        return evaluate(self.analyzer.encoder, getattr(self.analyzer, "aspect_tagger", None), self.analyzer.segmenter,
+                        [dev.texts[i] for i in rows], [dev.targets[i] for i in rows], self.n_boot)
+
     @staticmethod
     def _decide(b: Benchmark, classes: Sequence[str], probs: np.ndarray | None) -> str:
         if probs is None:  # a document with no sentence (empty after cleaning) states nothing

@@ -135,7 +135,7 @@ def train_heads(data_dir: Path, version: str, out_dir: Path = ARTIFACTS_DIR, enc
 def train_aspect_terms(encoder: SentenceEncoder, data_dir: Path, version: str, out_dir: Path, n_boot: int = 1000,
                        limit: int | None = None) -> dict:
     """Fit the aspect-term tagger on the train spans; score it and the parser rules it replaces on the dev spans."""
-    from models.aspect_terms import NAME, AspectTermTagger, best_term, sentence_scores, span_scores, word_labels
+    from models.aspect_terms import NAME, AspectTermTagger, evaluate, word_labels
     from models.segment import Segmenter
 
     terms = datasets.aspect_terms(data_dir)
@@ -148,17 +148,7 @@ def train_aspect_terms(encoder: SentenceEncoder, data_dir: Path, version: str, o
     tagger = AspectTermTagger().fit([vectors for _, vectors in words],
                                     [word_labels(spans, targets) for (spans, _), targets in zip(words, train.targets,
                                                                                                 strict=True)])
-    _, found = encoder.encode_and_tag(dev.texts, lambda text, spans, vectors: tagger.terms(text, spans, vectors))
-    segmenter = Segmenter()
-    best = [best_term(text, terms_) for text, terms_ in zip(dev.texts, found, strict=True)]
-    best = [term and segmenter.noun_lemma(term) for term in best]  # what the pipeline stores
-    metrics = {"tagger, one aspect per sentence": sentence_scores(best, dev.texts, dev.targets, n_boot,
-                                                                  lemma=segmenter.noun_lemma),
-               "tagger, every term (exact span)": span_scores([[(a, b) for a, b, _ in f] for f in found],
-                                                              dev.targets)}
-    if segmenter.has_parser_:
-        metrics[f"parser rules ({segmenter.aspect_version_}), one per sentence"] = sentence_scores(
-            segmenter.aspects(dev.texts), dev.texts, dev.targets, n_boot, lemma=segmenter.noun_lemma)
+    metrics = evaluate(encoder, tagger, Segmenter(), dev.texts, dev.targets, n_boot)
     config = {"name": NAME, "version": version, "encoder": encoder.version_,
               "trained_at": datetime.now(UTC).date().isoformat(),
               "training_rows": {"semeval_absa+acos aspect terms": {"rows": len(train.texts), "license": terms.license}},

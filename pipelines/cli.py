@@ -229,9 +229,15 @@ def cmd_eval(args) -> int:
     started = time.perf_counter()
     evaluator = Evaluator(analyzer, args.data_dir, n_boot=args.n_boot, limit=args.limit)
     results = evaluator.run(TARGETS if args.targets_only else TARGETS + SUPPLEMENTARY)
+    try:
+        aspects = evaluator.aspect_terms()
+    except FileNotFoundError as exc:  # the sentence benchmarks stand on their own
+        aspects = {}
+        print(f"aspect terms not scored: {exc}", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps({"models": analyzer.versions, "throughput": evaluator.throughput,
-                                         "results": [r.as_dict() for r in results]}, indent=1) + "\n")
+                                         "results": [r.as_dict() for r in results], "aspect_terms": aspects},
+                                        indent=1) + "\n")
     from rich.console import Console
     from rich.table import Table
 
@@ -242,6 +248,14 @@ def cmd_eval(args) -> int:
         table.add_row(*row)
     console = Console(width=max(140, Console().width))
     console.print(table)
+    if aspects:
+        terms = Table(title="aspect named per sentence, SemEval/ACOS dev (right: head word of an annotated term)")
+        for column in ("method", "precision", "recall", "F1 (95 % CI)"):
+            terms.add_column(column, overflow="fold")
+        for method, m in aspects.items():
+            interval = f" ({m['f1_ci95'][0]:.3f}–{m['f1_ci95'][1]:.3f})" if "f1_ci95" in m else ""
+            terms.add_row(method, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}{interval}")
+        console.print(terms)
     print("models: " + ", ".join(f"{k} {v}" for k, v in analyzer.versions.items()))
     t = evaluator.throughput
     print(f"throughput: {t['sentences']} sentences through the shared encoder and {len(analyzer.heads)} heads in "

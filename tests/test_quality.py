@@ -245,6 +245,8 @@ def test_eval_command_prints_the_target_table(labelled, tmp_path, capsys):
     assert {b.title for b in TARGETS} <= titles
     assert all(r["ci95"][0] <= r["value"] <= r["ci95"][1] for r in report["results"])
     assert report["throughput"]["sentences_per_s"] > 0
+    assert "aspect named per sentence" in printed
+    assert {"tagger, one aspect per sentence", "tagger, every term (exact span)"} <= set(report["aspect_terms"])
     assert main(["eval", "--data-dir", str(tmp_path / "nowhere")]) == 2
     assert "not found" in capsys.readouterr().err
 
