@@ -81,12 +81,12 @@ class Analyzer:
             if implicit_aspect_head or config.get("encoder") == self.encoder.version_:  # optional head: the
                 loaded["implicit_aspect"] = (head, config)  # default one is skipped under another encoder
         self.heads = {}
-        self.aspect_tagger = self._load_aspect_tagger(aspect_term_head)
+        self.aspect_tagger, tagger_version = self._load_aspect_tagger(aspect_term_head)
         self.versions = {"segmenter": self.segmenter.version_, "encoder": self.encoder.version_,
                          "encoder_numerics": self.encoder.numerics_, "aspects": self.segmenter.aspect_version_,
                          "aspect_lemmas": None, "need_rules": CONTENTLESS_RULE}
         if self.aspect_tagger:
-            self.versions["aspects"] = self._aspect_tagger_version
+            self.versions["aspects"] = tagger_version
             self.versions["aspect_lemmas"] = self.segmenter.lemma_version_
         for task, (head, config) in loaded.items():
             if config.get("encoder") not in (None, self.encoder.version_):
@@ -97,21 +97,20 @@ class Analyzer:
         self.sentiment, self.needs = self.heads["sentiment"], self.heads["needs"]
         self.version = hashlib.sha256(json.dumps(self.versions, sort_keys=True).encode()).hexdigest()[:16]
 
-    def _load_aspect_tagger(self, path: str | None):
-        """The aspect-term tagger for this encoder; None (parse instead) for ``"parser"``, the static fast mode,
-        or when no tagger was trained on this encoder's token states."""
+    def _load_aspect_tagger(self, path: str | None) -> tuple[object | None, str | None]:
+        """(tagger, its version) for this encoder; (None, None), so the parser tags aspects, for ``"parser"``, the
+        static fast mode, or when no tagger was trained on this encoder's token states."""
         if path == "parser" or not self.encoder.has_token_states:
-            return None
+            return None, None
         if not path and not registry.has_artifact("aspect_terms"):
-            return None
+            return None, None
         tagger, config = registry.get("unmet.aspect_terms.v1", path=path, encoder=self.encoder.version_)
         if config.get("encoder") != self.encoder.version_:
             if path:
                 raise ValueError(f"the aspect-term tagger {path} was trained on {config.get('encoder')} token states "
                                  f"but the encoder is {self.encoder.version_}: retrain with `unmet train`")
-            return None
-        self._aspect_tagger_version = f"{config['name']}@{config['version']}"
-        return tagger
+            return None, None
+        return tagger, f"{config['name']}@{config['version']}"
 
     def label_texts(self, texts: list[str]) -> dict[str, tuple[list[str], np.ndarray]]:
         """Encode once; every head's (classes, probabilities) for each text."""
@@ -165,7 +164,8 @@ def segment(segmenter: Segmenter, feedback_ids: list[str], texts: list[str], lan
 
 
 def assemble(segmenter: Segmenter, segmented: Segmented, decisions: Decisions) -> AnalysisBatch:
-    """Labels, aspects (parsed on the CPU, need sentences only) and the Arrow tables of one partition."""
+    """Labels, aspects of need sentences (the tagger's, lemmatized; parsed here when there is no tagger) and the
+    Arrow tables of one partition."""
     here, there = ((segmenter.lemma_version_, decisions.versions["aspect_lemmas"]) if decisions.aspects is not None
                    else (segmenter.aspect_version_, decisions.versions["aspects"]))
     if here != there:
