@@ -64,6 +64,8 @@ def add_encoder_runtime_options(parser) -> None:
                         help="auto: ONNX Runtime on CPU, torch on GPU; onnx-int8: faster on CPU, slightly "
                              "different embeddings; static: fast mode, lower accuracy (models/README.md)")
     parser.add_argument("--precision", default="fp32", choices=PRECISIONS, help="fp16/bf16: half precision (GPU)")
+    parser.add_argument("--aspect-term-head", help="aspect-term tagger directory (default: the shipped one for the "
+                                                   "encoder), or 'parser' for the spaCy parse rules")
 
 
 def cmd_run(args) -> int:
@@ -79,7 +81,7 @@ def cmd_run(args) -> int:
         batch_rows=args.batch_rows, redact_handles=not args.keep_handles, wait_s=args.wait,
         encoder_backend=args.encoder_backend, precision=args.precision, dask_address=args.dask,
         dask_workers=args.dask_workers, part_bytes=args.part_mb << 20, reread=args.reread,
-        gpu_resource=args.dask_gpu_resource,
+        gpu_resource=args.dask_gpu_resource, aspect_term_head=args.aspect_term_head,
     )
     ingest, analysis, rank = result["ingest"], result["analyze"], result["rank"]
     print(f"rows read {ingest['rows_read']} = stored {ingest['stored']} ({ingest['new_documents']} new) "
@@ -225,7 +227,8 @@ def cmd_eval(args) -> int:
     analyzer = Analyzer(encoder=args.encoder, adapter=args.adapter or "default", sentiment_head=args.sentiment_head,
                         need_head=args.need_head, implicit_aspect_head=args.implicit_aspect_head,
                         sentiment_labels=parse_label_map(args.sentiment_labels), device=args.device,
-                        encoder_backend=args.encoder_backend, precision=args.precision)
+                        encoder_backend=args.encoder_backend, precision=args.precision,
+                        aspect_term_head=args.aspect_term_head)
     started = time.perf_counter()
     evaluator = Evaluator(analyzer, args.data_dir, n_boot=args.n_boot, limit=args.limit)
     results = evaluator.run(TARGETS if args.targets_only else TARGETS + SUPPLEMENTARY)

@@ -126,3 +126,15 @@ def test_train_writes_a_tagger_with_its_card_and_the_rules_it_replaces(tmp_path_
     assert analyzer.versions["aspects"] == "unmet.aspect_terms.v1@9.9.9"
     with pytest.raises(FileExistsError, match="choose a new"):
         train_heads(data, "9.9.9", out_dir=tmp_path, tasks=("aspect_terms",))
+
+
+def test_flows_and_cli_pass_the_aspect_method_to_the_models():
+    from pipelines.cli import build_parser
+    from pipelines.flows.analyze import ModelSettings, checked_out
+
+    args = build_parser().parse_args(["run", "data/sample", "--aspect-term-head", "parser"])
+    assert args.aspect_term_head == "parser"
+    with checked_out(ModelSettings(aspect_term_head="parser")) as analyzer:
+        assert analyzer.aspect_tagger is None and analyzer.versions["aspects"].startswith("unmet.aspects.v2")
+    with checked_out(ModelSettings()) as analyzer:
+        assert analyzer.versions["aspects"].startswith("unmet.aspect_terms.v1@")

@@ -43,6 +43,7 @@ class ModelSettings:
     encoder_backend: str = "auto"
     precision: str = "fp32"
     threads: int | None = None
+    aspect_term_head: str | None = None
 
 
 _idle: dict[object, list] = {}
@@ -70,7 +71,8 @@ def checked_out(models: ModelSettings):
     return _checked_out(models, lambda: Analyzer(
         encoder=models.encoder, spacy_model=models.spacy_model, device=models.device,
         sentiment_head=models.sentiment_head, sentiment_labels=parse_label_map(models.sentiment_labels),
-        encoder_backend=models.encoder_backend, precision=models.precision, threads=models.threads))
+        encoder_backend=models.encoder_backend, precision=models.precision, threads=models.threads,
+        aspect_term_head=models.aspect_term_head))
 
 
 def segmenter_checked_out(spacy_model: str | None):
@@ -163,7 +165,7 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = 
                      device: str | None = None, batch_documents: int = 1000, sentiment_head: str | None = None,
                      sentiment_labels: str | None = None, wait_s: float = 60.0, encoder_backend: str = "auto",
                      precision: str = "fp32", partitions_in_flight: int = 1,
-                     gpu_resource: str | None = None) -> dict:
+                     gpu_resource: str | None = None, aspect_term_head: str | None = None) -> dict:
     """Segment, encode once, run every head; each partition is written in one transaction.
 
     ``partitions_in_flight`` partitions are submitted before the oldest is awaited and written: about twice
@@ -173,19 +175,22 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = 
 
     ``sentiment_head`` may be a head directory or ``hf:<model id or path>`` (see models/hf_head.py).
     ``encoder_backend`` and ``precision`` choose how the encoder runs (see models/encoder.py).
+    ``aspect_term_head``: an aspect-term tagger directory, or ``"parser"`` for the parse rules (models/README.md).
     ``gpu_resource`` (e.g. ``"GPU"``, with a Dask runner) routes each partition's encoder stage to workers that
     declare that resource and its splitting and parsing to workers that declare ``CPU``.
     """
     parameters = {"encoder": encoder, "spacy_model": spacy_model, "device": device,
                   "batch_documents": batch_documents, "sentiment_head": sentiment_head,
                   "encoder_backend": encoder_backend, "precision": precision,
-                  "partitions_in_flight": partitions_in_flight, "gpu_resource": gpu_resource}
+                  "partitions_in_flight": partitions_in_flight, "gpu_resource": gpu_resource,
+                  "aspect_term_head": aspect_term_head}
     with recorded_run(db_path, "analyze_feedback", parameters, wait_s) as run:
         con = run.con
         if gpu_resource:
             require_resources([gpu_resource, CPU_RESOURCE])
         models = ModelSettings(encoder, spacy_model, device, sentiment_head, sentiment_labels, encoder_backend,
-                               precision, threads=encoder_threads(partitions_in_flight))
+                               precision, threads=encoder_threads(partitions_in_flight),
+                               aspect_term_head=aspect_term_head)
         started = time.perf_counter()
         with dask_resources(gpu_resource):  # loaded where partitions (or their encoder stage) run
             version, versions = model_versions.submit(models).result()

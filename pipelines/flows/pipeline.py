@@ -26,7 +26,8 @@ def feedback_pipeline(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), so
                       batch_rows: int = 5000, redact_handles: bool = True, wait_s: float = 0.0,
                       encoder_backend: str = "auto", precision: str = "fp32", dask_address: str | None = None,
                       dask_workers: int = 2, partitions_in_flight: int | None = None,
-                      part_bytes: int = PART_BYTES, reread: bool = False, gpu_resource: str | None = None) -> dict:
+                      part_bytes: int = PART_BYTES, reread: bool = False, gpu_resource: str | None = None,
+                      aspect_term_head: str | None = None) -> dict:
     """Ingest → analyse (only what is new for these model versions) → rank → optional HTML report.
 
     Input parts (``part_bytes`` each) and analysis partitions run on Dask when ``dask_address`` (or
@@ -53,7 +54,8 @@ def feedback_pipeline(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), so
         analysis = analyze(db_path, encoder=encoder, spacy_model=spacy_model, device=device,
                            batch_documents=batch_documents, sentiment_head=sentiment_head,
                            sentiment_labels=sentiment_labels, encoder_backend=encoder_backend,
-                           precision=precision, partitions_in_flight=in_flight, gpu_resource=gpu_resource)
+                           precision=precision, partitions_in_flight=in_flight, gpu_resource=gpu_resource,
+                           aspect_term_head=aspect_term_head)
         ranking = rank_needs(db_path, n_bootstrap=n_bootstrap, seed=seed, refit=refit_themes, period=period)
         report = write_report(db_path, report_path) if report_path and ranking["theme_fit_id"] else None
     return {"ingest": ingest, "analyze": analysis, "rank": ranking, "report": report}
