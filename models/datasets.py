@@ -316,6 +316,9 @@ class AspectTermSet:
         return AspectTermSet([self.texts[i] for i in pick], [self.targets[i] for i in pick],
                              [self.sources[i] for i in pick], self.license)
 
+    def first(self, n: int) -> AspectTermSet:
+        return AspectTermSet(self.texts[:n], self.targets[:n], self.sources[:n], self.license)
+
     def __len__(self) -> int:
         return len(self.texts)
 

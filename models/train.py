@@ -98,7 +98,7 @@ def train_heads(data_dir: Path, version: str, out_dir: Path = ARTIFACTS_DIR, enc
     out = {}
     if ASPECT_TERMS in tasks:
         if model.has_token_states:
-            out[ASPECT_TERMS] = train_aspect_terms(model, data_dir, version, out_dir, n_boot, limit)
+            out[ASPECT_TERMS] = train_aspect_terms(model, data_dir, version, out_dir, n_boot, limit, evaluate)
         else:
             log.warning("the %s encoder has no token states: no aspect-term tagger (the parser tags aspects)",
                         backend)
@@ -133,7 +133,7 @@ def train_heads(data_dir: Path, version: str, out_dir: Path = ARTIFACTS_DIR, enc
 
 
 def train_aspect_terms(encoder: SentenceEncoder, data_dir: Path, version: str, out_dir: Path, n_boot: int = 1000,
-                       limit: int | None = None) -> dict:
+                       limit: int | None = None, evaluate_dev: bool = True) -> dict:
     """Fit the aspect-term tagger on the train spans; score it and the parser rules it replaces on the dev spans."""
     from models.aspect_terms import NAME, AspectTermTagger, evaluate, word_labels
     from models.segment import Segmenter
@@ -141,14 +141,13 @@ def train_aspect_terms(encoder: SentenceEncoder, data_dir: Path, version: str, o
     terms = datasets.aspect_terms(data_dir)
     train, dev = terms.part("train"), terms.part("dev")
     if limit:
-        train.texts, train.targets, dev.texts, dev.targets = (train.texts[:limit], train.targets[:limit],
-                                                              dev.texts[:limit], dev.targets[:limit])
+        train, dev = train.first(limit), dev.first(limit)
     log.info("aspect terms: token states of %d train sentences", len(train.texts))
     _, words = encoder.encode_and_tag(train.texts, lambda text, spans, vectors: (spans, vectors))
     tagger = AspectTermTagger().fit([vectors for _, vectors in words],
                                     [word_labels(spans, targets) for (spans, _), targets in zip(words, train.targets,
                                                                                                 strict=True)])
-    metrics = evaluate(encoder, tagger, Segmenter(), dev.texts, dev.targets, n_boot)
+    metrics = evaluate(encoder, tagger, Segmenter(), dev.texts, dev.targets, n_boot) if evaluate_dev else {}
     config = {"name": NAME, "version": version, "encoder": encoder.version_,
               "trained_at": datetime.now(UTC).date().isoformat(),
               "training_rows": {"semeval_absa+acos aspect terms": {"rows": len(train.texts), "license": terms.license}},
