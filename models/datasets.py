@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import logging
 import random
 import re
 import xml.etree.ElementTree as ET
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from pipelines.sources.clean import clean_text
 
+log = logging.getLogger(__name__)
 DEV_BUCKETS = 5  # one in five normalized texts is dev
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 NEED_LABELS = ("explicit", "implicit", "none")
@@ -308,16 +310,17 @@ class AspectTermSet:
     targets: list[list[tuple[int, int]]]
     sources: list[str]
     license: str = "not stated (SemEval ABSA, ACOS; research use)"
+    kept_out: list[str] = field(default_factory=list)  # "file:place: why" of each sentence left out as malformed
 
     def part(self, part: str) -> AspectTermSet:
         if part not in ("train", "dev"):
             raise ValueError(f"part must be train or dev, not {part!r}")
         pick = [i for i, text in enumerate(self.texts) if is_dev(text) == (part == "dev")]
         return AspectTermSet([self.texts[i] for i in pick], [self.targets[i] for i in pick],
-                             [self.sources[i] for i in pick], self.license)
+                             [self.sources[i] for i in pick], self.license, self.kept_out)
 
     def first(self, n: int) -> AspectTermSet:
-        return AspectTermSet(self.texts[:n], self.targets[:n], self.sources[:n], self.license)
+        return AspectTermSet(self.texts[:n], self.targets[:n], self.sources[:n], self.license, self.kept_out)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -326,9 +329,10 @@ class AspectTermSet:
 def aspect_terms(data_dir: str | Path) -> AspectTermSet:
     """Aspect-term spans: SemEval 2014 ``aspectTerm``, SemEval 2015–16 restaurant ``Opinion target`` (laptops
     there have no targets) and ACOS aspect spans (token indices into its space-tokenized text); a sentence seen
-    in two sets is kept once."""
+    in two sets is kept once. A sentence whose annotation cannot be read (a missing or out-of-range offset) is
+    left out whole, since a lost span would teach its term as "not an aspect", and listed in ``kept_out``."""
     root = Path(data_dir) / "semeval_absa"
-    texts, targets, sources, seen = [], [], [], set()
+    texts, targets, sources, kept_out, seen = [], [], [], [], set()
 
     def add(text: str, spans: set, source: str) -> None:
         key = text_key(text)
@@ -342,23 +346,56 @@ def aspect_terms(data_dir: str | Path) -> AspectTermSet:
         if "lapt" in path.name.lower() and path.parent.name != "2014":
             continue
         for sentence in ET.parse(path).getroot().iter("sentence"):
-            spans = {(int(o.get("from")), int(o.get("to")))
-                     for o in [*sentence.iter("Opinion"), *sentence.iter("aspectTerm")]
-                     if o.get("target", o.get("term")) not in (None, "NULL")}
-            add(sentence.findtext("text") or "", spans, f"semeval{path.parent.name}")
+            text = sentence.findtext("text") or ""
+            try:
+                spans = {_checked_span(o.get("from"), o.get("to"), text)
+                         for o in [*sentence.iter("Opinion"), *sentence.iter("aspectTerm")]
+                         if o.get("target", o.get("term")) not in (None, "NULL")}
+            except ValueError as exc:
+                kept_out.append(f"{path}:sentence {sentence.get('id')}: {exc}")
+                continue
+            add(text, spans, f"semeval{path.parent.name}")
     for path in sorted((root / "acos").glob("*/*.tsv")):
-        for line in _require(path).read_text(encoding="utf-8").splitlines():
+        for number, line in enumerate(_require(path).read_text(encoding="utf-8").splitlines(), 1):
             text, *quads = line.split("\t")
-            tokens = text.split(" ")
-            starts = [0]
-            for token in tokens:
-                starts.append(starts[-1] + len(token) + 1)
-            spans = set()
-            for quad in quads:
-                first, end = map(int, quad.split(" ")[0].split(","))
-                if first >= 0:
-                    spans.add((starts[first], starts[end - 1] + len(tokens[end - 1])))
+            try:
+                spans = _acos_spans(text, quads)
+            except ValueError as exc:
+                kept_out.append(f"{path}:{number}: {exc}")
+                continue
             add(text, spans, "acos")
+    if kept_out:
+        log.warning("%d aspect-term sentences left out as malformed, e.g. %s", len(kept_out), kept_out[0])
     if not texts:
         raise FileNotFoundError(f"no SemEval/ACOS files under {root}: see models/README.md for the data layout")
-    return AspectTermSet(texts, targets, sources)
+    return AspectTermSet(texts, targets, sources, kept_out=kept_out)
+
+
+def _checked_span(start: str | None, end: str | None, text: str) -> tuple[int, int]:
+    try:
+        span = int(start), int(end)
+    except (TypeError, ValueError):
+        raise ValueError(f"aspect offsets from={start!r} to={end!r} are not integers") from None
+    if not 0 <= span[0] < span[1] <= len(text):
+        raise ValueError(f"aspect span {span} lies outside the {len(text)}-character text")
+    return span
+
+
+def _acos_spans(text: str, quads: list[str]) -> set[tuple[int, int]]:
+    """Character spans of ACOS aspect token ranges ("first,end" with end exclusive; -1,-1: no aspect named)."""
+    tokens = text.split(" ")
+    starts = [0]
+    for token in tokens:
+        starts.append(starts[-1] + len(token) + 1)
+    spans = set()
+    for quad in quads:
+        try:
+            first, end = map(int, quad.split(" ")[0].split(","))
+        except ValueError:
+            raise ValueError(f"aspect field {quad.split(' ')[0]!r} is not 'first,end'") from None
+        if first < 0:
+            continue
+        if not first < end <= len(tokens):
+            raise ValueError(f"aspect tokens {first},{end} lie outside the {len(tokens)}-token text")
+        spans.add((starts[first], starts[end - 1] + len(tokens[end - 1])))
+    return spans

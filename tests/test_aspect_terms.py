@@ -5,6 +5,7 @@ import pytest
 from labelled_fixture import build
 
 from models.aspect_terms import AspectTermTagger, in_context, sentence_scores, span_scores, word_labels
+from models.datasets import aspect_terms
 
 VOCAB = ["the", "battery", "life", "is", "short", "screen", "cracked", "please", "add", "dark", "mode", "it", "broke"]
 TERMS = {"battery life", "screen", "dark mode"}
@@ -138,3 +139,29 @@ def test_flows_and_cli_pass_the_aspect_method_to_the_models():
         assert analyzer.aspect_tagger is None and analyzer.versions["aspects"].startswith("unmet.aspects.v2")
     with checked_out(ModelSettings()) as analyzer:
         assert analyzer.versions["aspects"].startswith("unmet.aspect_terms.v1@")
+
+
+def test_malformed_aspect_annotations_are_kept_out_with_where_and_why(tmp_path, caplog):
+    root = build(tmp_path)
+    xml = root / "semeval_absa" / "2014" / "Restaurants_Train.xml"
+    xml.parent.mkdir(parents=True)
+    xml.write_text('<sentences><sentence id="ok"><text>The battery died.</text><aspectTerms>'
+                   '<aspectTerm term="battery" from="4" to="11"/></aspectTerms></sentence>'
+                   '<sentence id="nofrom"><text>The screen cracked.</text><aspectTerms>'
+                   '<aspectTerm term="screen" to="10"/></aspectTerms></sentence>'
+                   '<sentence id="past"><text>Dark mode please.</text><aspectTerms>'
+                   '<aspectTerm term="dark mode" from="0" to="90"/></aspectTerms></sentence></sentences>')
+    acos = root / "semeval_absa" / "acos" / "Restaurant-ACOS" / "rest16_quad_train.tsv"
+    acos.write_text(acos.read_text() + "the sleep timer is gone\t3,9 X#Y 0 -1,-1\nbad field here\tx,y X#Y 0 -1,-1\n")
+    terms = aspect_terms(root)
+    assert "The battery died." in terms.texts
+    assert terms.targets[terms.texts.index("The battery died.")] == [(4, 11)]
+    malformed = {"The screen cracked.", "Dark mode please.", "the sleep timer is gone", "bad field here"}
+    assert not malformed & set(terms.texts)
+    why = "\n".join(terms.kept_out)
+    assert len(terms.kept_out) == 4
+    assert "sentence nofrom: aspect offsets from=None to='10' are not integers" in why
+    assert "sentence past: aspect span (0, 90) lies outside the 17-character text" in why
+    assert "aspect tokens 3,9 lie outside the 5-token text" in why and "'x,y' is not 'first,end'" in why
+    assert terms.part("dev").kept_out == terms.kept_out
+    assert "4 aspect-term sentences left out as malformed" in caplog.text
