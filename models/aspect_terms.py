@@ -130,27 +130,32 @@ def sentence_scores(predicted: list[str | None], texts: list[str], targets: list
 
     for i, (term, text, spans) in enumerate(zip(predicted, texts, targets, strict=True)):
         hit[i] = term is not None and head_word(term) in {head_word(text[a:b]) for a, b in spans}
-
-    def f1(rows: np.ndarray) -> tuple[float, float, float]:
-        precision = hit[rows].sum() / max(given[rows].sum(), 1)
-        recall = hit[rows].sum() / max(annotated[rows].sum(), 1)
-        return precision, recall, 2 * precision * recall / max(precision + recall, 1e-9)
-
-    precision, recall, value = f1(np.arange(len(texts)))
-    rng = np.random.default_rng(seed)
-    draws = [f1(rng.integers(0, len(texts), len(texts)))[2] for _ in range(n_boot)]
-    return {"precision": float(precision), "recall": float(recall), "f1": float(value),
-            "f1_ci95": [float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))],
+    return {**_f1_with_interval(hit, given, annotated, n_boot, seed),
             "sentences": len(texts), "given": int(given.sum()), "annotated": int(annotated.sum())}
 
 
-def span_scores(found: list[list[tuple[int, int]]], targets: list[list[tuple[int, int]]]) -> dict:
-    """Exact-span precision, recall and F1 over all terms (the SemEval aspect-term extraction measure)."""
-    tp = fp = fn = 0
-    for mine, gold in zip(found, targets, strict=True):
-        mine, gold = set(mine), set(gold)
-        tp, fp, fn = tp + len(mine & gold), fp + len(mine - gold), fn + len(gold - mine)
-    return {"precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1), "f1": 2 * tp / max(2 * tp + fp + fn, 1)}
+def span_scores(found: list[list[tuple[int, int]]], targets: list[list[tuple[int, int]]], n_boot: int = 1000,
+                seed: int = 0) -> dict:
+    """Exact-span precision, recall and F1 over all terms (the SemEval aspect-term extraction measure), with a
+    95 % bootstrap interval over sentences."""
+    right = np.array([len(set(mine) & set(gold)) for mine, gold in zip(found, targets, strict=True)])
+    return _f1_with_interval(right, np.array([len(set(f)) for f in found]), np.array([len(set(t)) for t in targets]),
+                             n_boot, seed)
+
+
+def _f1_with_interval(right: np.ndarray, given: np.ndarray, annotated: np.ndarray, n_boot: int, seed: int) -> dict:
+    """Precision, recall and F1 from per-sentence counts, with F1's 95 % interval from resampling sentences."""
+
+    def scores(rows: np.ndarray) -> tuple[float, float, float]:
+        precision = right[rows].sum() / max(given[rows].sum(), 1)
+        recall = right[rows].sum() / max(annotated[rows].sum(), 1)
+        return precision, recall, 2 * precision * recall / max(precision + recall, 1e-9)
+
+    precision, recall, f1 = scores(np.arange(len(right)))
+    rng = np.random.default_rng(seed)
+    draws = [scores(rng.integers(0, len(right), len(right)))[2] for _ in range(n_boot)] or [f1]
+    return {"precision": float(precision), "recall": float(recall), "f1": float(f1),
+            "f1_ci95": [float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))]}
 
 
 def evaluate(encoder, tagger: AspectTermTagger | None, segmenter, texts: list[str],
@@ -163,7 +168,8 @@ def evaluate(encoder, tagger: AspectTermTagger | None, segmenter, texts: list[st
         best = [best_term(text, terms) for text, terms in zip(texts, found, strict=True)]
         metrics["tagger, one aspect per sentence"] = sentence_scores(
             [term and segmenter.noun_lemma(term) for term in best], texts, targets, n_boot, lemma=segmenter.noun_lemma)
-        metrics["tagger, every term (exact span)"] = span_scores([[(a, b) for a, b, _ in f] for f in found], targets)
+        metrics["tagger, every term (exact span)"] = span_scores([[(a, b) for a, b, _ in f] for f in found], targets,
+                                                                 n_boot)
     if segmenter.has_parser_:
         metrics[f"parser rules ({segmenter.aspect_version_}), one per sentence"] = sentence_scores(
             segmenter.aspects(texts), texts, targets, n_boot, lemma=segmenter.noun_lemma)

@@ -213,7 +213,8 @@ def cmd_train(args) -> int:
                 low, high = m["ci95"]
                 print(f"  {title.split('|')[0]}: {m['metric']} {m['value']:.3f} ({low:.3f}–{high:.3f})")
             else:  # the aspect-term tagger: precision / recall / F1 of the aspect it names
-                print(f"  {title}: precision {m['precision']:.3f} recall {m['recall']:.3f} F1 {m['f1']:.3f}")
+                interval = " ({:.3f}–{:.3f})".format(*m["f1_ci95"]) if "f1_ci95" in m else ""
+                print(f"  {title}: precision {m['precision']:.3f} recall {m['recall']:.3f} F1 {m['f1']:.3f}{interval}")
     return 0
 
 
