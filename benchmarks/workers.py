@@ -44,16 +44,12 @@ def partition_timings(db: Path, batch_documents: int, encoder_backend: str) -> d
 
 def timed_partitions(analyzer, db: Path, batch_documents: int, load_s: float) -> dict:
     """Read, analyse and write the pending partitions one after another, timing analysis and write apart."""
-    from pipelines.flows.analyze import PENDING_SQL, write_analysis
+    from pipelines.flows.analyze import pending_chunks, write_analysis
     from pipelines.storage import connect
 
     con = connect(db)
-    analyse_s, write_s, partitions, after, sentences = [], [], 0, "", 0
-    while True:
-        chunk = con.execute(PENDING_SQL, [after, analyzer.version, batch_documents]).to_arrow_table().to_pydict()
-        if not chunk["feedback_id"]:
-            break
-        after = chunk["feedback_id"][-1]
+    analyse_s, write_s, partitions, sentences = [], [], 0, 0
+    for chunk in pending_chunks(con, analyzer.version, batch_documents):
         started = time.perf_counter()
         batch = analyzer.analyze(chunk["feedback_id"], chunk["text"], chunk["language"])
         analyse_s.append(time.perf_counter() - started)

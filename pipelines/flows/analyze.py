@@ -154,6 +154,24 @@ WHERE d.feedback_id > ?
 ORDER BY d.feedback_id
 LIMIT ?
 """
+
+
+def pending_chunks(con, version: str, batch_documents: int) -> Iterator[dict]:
+    """Documents not yet analysed by ``version``, ``batch_documents`` at a time, as column lists.
+
+    Paged by key rather than loading every pending text: memory holds a few partitions however big the backlog,
+    and rows written between pages (all at or below the last key read) do not shift the next page.
+    """
+    after = ""
+    while True:
+        chunk = con.execute(PENDING_SQL, [after, version, batch_documents]).fetch_arrow_table()
+        if not chunk.num_rows:
+            return
+        chunk = chunk.to_pydict()
+        after = chunk["feedback_id"][-1]
+        yield chunk
+
+
 PENDING_COUNT_SQL = """
 SELECT count(*) FROM documents d
 WHERE NOT EXISTS (SELECT 1 FROM document_analysis a WHERE a.feedback_id = d.feedback_id AND a.analysis_version = ?)
@@ -196,22 +214,12 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = 
             version, versions = model_versions.submit(models).result()
         load_s = time.perf_counter() - started
         total = con.execute(PENDING_COUNT_SQL, [version]).fetchone()[0]
-        documents, sentences, needs, after = 0, 0, 0, ""
+        documents, sentences, needs = 0, 0, 0
         log.info("%d documents to analyse with models %s", total, version)
-        # Page by key rather than loading every pending text: memory holds a few partitions however big the backlog.
-        pending, read_all = deque(), False
-        while True:
-            if not read_all:
-                chunk = con.execute(PENDING_SQL, [after, version, batch_documents]).fetch_arrow_table()
-                read_all = chunk.num_rows == 0
-                if not read_all:
-                    chunk = chunk.to_pydict()
-                    after = chunk["feedback_id"][-1]
-                    pending.append(submit_partition(models, chunk, gpu_resource))
-            if not pending:
-                break
-            if not read_all and len(pending) < max(partitions_in_flight, 1):
-                continue
+        pending = deque()
+
+        def write_oldest() -> None:
+            nonlocal documents, sentences, needs
             batch = pending.popleft().result()
             write_analysis(con, run.run_id, batch)
             documents += batch.documents.num_rows
@@ -219,6 +227,13 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = 
             needs += sum(kind != "none" for kind in batch.sentences.column("need_kind").to_pylist())
             log.info("analysed %d/%d documents (%d%%), %d sentences", documents, total,
                      100 * documents // max(total, 1), sentences)
+
+        for chunk in pending_chunks(con, version, batch_documents):
+            pending.append(submit_partition(models, chunk, gpu_resource))
+            if len(pending) >= max(partitions_in_flight, 1):
+                write_oldest()
+        while pending:
+            write_oldest()
         elapsed = time.perf_counter() - started
         counts = {"documents": documents, "sentences": sentences, "need_mentions": needs}
         run.complete(counts=counts, model_versions=versions,
