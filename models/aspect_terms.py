@@ -22,10 +22,17 @@ FEATURES = ("word", "previous_word", "next_word")
 LABELS = ("O", "B", "I")
 
 
-def in_context(vectors: np.ndarray) -> np.ndarray:
-    """Each word's vector beside its left and right neighbours' (zeros at the edges)."""
-    edge = np.zeros((1, vectors.shape[1]), dtype=vectors.dtype)
-    return np.hstack([vectors, np.vstack([edge, vectors[:-1]]), np.vstack([vectors[1:], edge])])
+def in_context(sentences: list[np.ndarray]) -> np.ndarray:
+    """Every word of every sentence, stacked: its vector beside its left and right neighbours' within the
+    sentence (zeros at a sentence's edges). Sentences without words add no rows."""
+    sentences = [v for v in sentences if len(v)]
+    words = np.vstack(sentences)
+    ends = np.cumsum([len(v) for v in sentences])
+    previous, following = np.zeros_like(words), np.zeros_like(words)
+    previous[1:], following[:-1] = words[:-1], words[1:]
+    previous[ends[:-1]] = 0  # a sentence's first word has no left neighbour
+    following[ends - 1] = 0  # nor its last a right one
+    return np.hstack([words, previous, following])
 
 
 def word_labels(spans: list[tuple[int, int]], targets: list[tuple[int, int]]) -> list[str]:
@@ -50,7 +57,7 @@ class AspectTermTagger(BaseEstimator):
         rows = [i for i, v in enumerate(vectors) if len(v)]
         if not rows:
             raise ValueError("no sentence with words to learn from")
-        X = np.vstack([in_context(vectors[i]) for i in rows])
+        X = in_context([vectors[i] for i in rows])
         y = np.concatenate([np.asarray(labels[i]) for i in rows])
         if len(y) != len(X):
             raise ValueError(f"{len(X)} words but {len(y)} labels: one label per word")
@@ -58,31 +65,32 @@ class AspectTermTagger(BaseEstimator):
         self.classes_ = self.head_.classes_
         return self
 
-    def terms(self, text: str, spans: list[tuple[int, int]], vectors: np.ndarray) -> list[tuple[int, int, float]]:
-        """Every tagged term as (start, end, mean probability of being part of a term)."""
-        if not len(vectors):
-            return []
-        probs = self.head_.predict_proba(in_context(vectors))
-        tags = [self.classes_[i] for i in probs.argmax(axis=1)]
-        inside = probs[:, [i for i, label in enumerate(self.classes_) if label != "O"]].sum(axis=1)
-        found, current = [], None
-        for word, tag in enumerate(tags):
-            if tag == "B" or (tag == "I" and current is None):
-                if current:
-                    found.append(current)
-                current = [word, word]
-            elif tag == "I":
-                current[1] = word
-            elif current:
-                found.append(current)
-                current = None
-        if current:
-            found.append(current)
-        return [(spans[a][0], spans[b][1], float(inside[a:b + 1].mean())) for a, b in found]
+    def terms(self, texts: list[str], spans: list[list[tuple[int, int]]],
+              vectors: list[np.ndarray]) -> list[list[tuple[int, int, float]]]:
+        """Every tagged term of each sentence as (start, end, mean probability of being part of a term).
 
-    def __call__(self, text: str, spans: list[tuple[int, int]], vectors: np.ndarray) -> str | None:
-        """The most confident aspect term of the sentence, lower-cased; None when it names none."""
-        return best_term(text, self.terms(text, spans, vectors))
+        The arguments are per sentence, as ``SentenceEncoder.encode_and_tag`` hands a batch over; all its words
+        go through the softmax at once.
+        """
+        found: list[list[tuple[int, int, float]]] = [[] for _ in texts]
+        lengths = [len(v) for v in vectors]
+        if not sum(lengths):
+            return found
+        probs = self.head_.predict_proba(in_context(vectors), blas=False)  # runs between encoder batches
+        tags = self.classes_[probs.argmax(axis=1)]
+        inside = probs[:, self.classes_ != "O"].sum(axis=1)
+        start = 0
+        for row, length in enumerate(lengths):
+            words = slice(start, start + length)
+            found[row] = [(spans[row][a][0], spans[row][b][1], float(inside[words][a:b + 1].mean()))
+                          for a, b in _runs(tags[words])]
+            start += length
+        return found
+
+    def __call__(self, texts: list[str], spans: list[list[tuple[int, int]]],
+                 vectors: list[np.ndarray]) -> list[str | None]:
+        """Each sentence's most confident aspect term, lower-cased; None where it names none."""
+        return [best_term(text, terms) for text, terms in zip(texts, self.terms(texts, spans, vectors), strict=True)]
 
     def save(self, directory: str | Path, metadata: dict) -> Path:
         return self.head_.save(directory, {**metadata, "tagger": self.get_params()})
@@ -95,6 +103,24 @@ class AspectTermTagger(BaseEstimator):
         tagger = cls(**config["tagger"])
         tagger.head_, tagger.classes_ = head, head.classes_
         return tagger, config
+
+
+def _runs(tags: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) word of each B/I run; an I with no B before it starts a run."""
+    runs, current = [], None
+    for word, tag in enumerate(tags):
+        if tag == "B" or (tag == "I" and current is None):
+            if current:
+                runs.append(current)
+            current = [word, word]
+        elif tag == "I":
+            current[1] = word
+        elif current:
+            runs.append(current)
+            current = None
+    if current:
+        runs.append(current)
+    return [tuple(run) for run in runs]
 
 
 def best_term(text: str, terms: list[tuple[int, int, float]]) -> str | None:

@@ -174,7 +174,8 @@ class SentenceEncoder:
         return self._run(texts, None, progress)[0]
 
     def encode_and_tag(self, texts: list[str], tagger, progress=None) -> tuple[np.ndarray, list]:
-        """Embeddings and, from the same forward pass, ``tagger(text, word spans, word vectors)`` per text.
+        """Embeddings and, from the same forward pass, one result per text from ``tagger(texts, word spans, word
+        vectors)``, which is called once per batch with one list entry per text of the batch.
 
         A word's vector is the token state of its first sub-token; words cut off by ``max_length`` are left out.
         """
@@ -220,9 +221,10 @@ class SentenceEncoder:
     @staticmethod
     def _tag(texts: list[str], index: np.ndarray, hidden, layout: list, tagger, tags: list) -> None:
         hidden = _numpy(hidden)
-        for row, position in enumerate(index):
-            spans, vectors = _word_vectors(hidden[row], *layout[row])
-            tags[position] = tagger(texts[position], spans, vectors)
+        words = [_word_vectors(hidden[row], *layout[row]) for row in range(len(index))]
+        found = tagger([texts[i] for i in index], [spans for spans, _ in words], [vectors for _, vectors in words])
+        for position, result in zip(index, found, strict=True):
+            tags[position] = result
 
 
 def _numpy(values) -> np.ndarray:

@@ -143,7 +143,7 @@ def train_aspect_terms(encoder: SentenceEncoder, data_dir: Path, version: str, o
     if limit:
         train, dev = train.first(limit), dev.first(limit)
     log.info("aspect terms: token states of %d train sentences", len(train.texts))
-    _, words = encoder.encode_and_tag(train.texts, lambda text, spans, vectors: (spans, vectors))
+    _, words = encoder.encode_and_tag(train.texts, lambda texts, spans, vectors: list(zip(spans, vectors, strict=True)))
     tagger = AspectTermTagger().fit([vectors for _, vectors in words],
                                     [word_labels(spans, targets) for (spans, _), targets in zip(words, train.targets,
                                                                                                 strict=True)])

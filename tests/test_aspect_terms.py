@@ -38,24 +38,30 @@ def test_word_labels_and_context_features():
     assert labels_of(["the", "battery", "life", "is", "short"]) == ["O", "B", "I", "O", "O"]
     assert labels_of(["it", "broke"]) == ["O", "O"]
     vectors = np.arange(6, dtype=np.float32).reshape(3, 2)
-    context = in_context(vectors)
+    context = in_context([vectors])
     assert context.shape == (3, 6)
     assert context[0].tolist() == [0, 1, 0, 0, 2, 3] and context[2].tolist() == [4, 5, 2, 3, 0, 0]
+    # stacked sentences never see each other's words; a sentence without words adds no rows
+    two = in_context([vectors[:2], np.zeros((0, 2), dtype=np.float32), vectors[2:] + 10])
+    assert two.tolist() == [[0, 1, 0, 0, 2, 3], [2, 3, 0, 1, 0, 0], [14, 15, 0, 0, 0, 0]]
 
 
 def test_tagger_overfits_saves_reloads_and_tags_the_same(tmp_path):
     data = [toy_sentence(words, seed) for seed in range(5) for words in TRAIN]
     labels = [labels_of(words) for _ in range(5) for words in TRAIN]
     tagger = AspectTermTagger(C=10.0).fit([v for _, _, v in data], labels)
-    assert tagger("the battery life is short", *toy_sentence(TRAIN[0], 99)[1:]) == "battery life"
-    assert tagger("it broke", *toy_sentence(["it", "broke"], 99)[1:]) is None
-    assert tagger("please add dark mode", *toy_sentence(TRAIN[2], 99)[1:]) == "dark mode"
+    batch = [toy_sentence(words, 99) for words in (TRAIN[0], ["it", "broke"], TRAIN[2])]
+    texts, spans, vectors = (list(column) for column in zip(*batch, strict=True))
+    assert tagger(texts, spans, vectors) == ["battery life", None, "dark mode"]
+    one_by_one = [tagger([t], [s], [v])[0] for t, s, v in batch]  # a batch tags each sentence as if alone
+    assert one_by_one == ["battery life", None, "dark mode"]
+    assert tagger(["", "it broke"], [[], spans[1]], [np.zeros((0, 16), np.float32), vectors[1]]) == [None, None]
     tagger.save(tmp_path / "tagger", {"name": "unmet.aspect_terms.v1", "version": "0.0.1", "encoder": "toy"})
     loaded, config = AspectTermTagger.load(tmp_path / "tagger")
     assert config["tagger"] == tagger.get_params()
     for words in TRAIN:
         text, spans, vectors = toy_sentence(words, 7)
-        assert loaded.terms(text, spans, vectors) == tagger.terms(text, spans, vectors)
+        assert loaded.terms([text], [spans], [vectors]) == tagger.terms([text], [spans], [vectors])
     with pytest.raises(ValueError, match="one label per word"):
         AspectTermTagger().fit([data[0][2]], [["O"]])
 
@@ -79,8 +85,9 @@ def test_encoder_hands_the_tagger_word_vectors_from_the_same_pass():
     seen = {}
     for backend in ("torch", "onnx"):
         encoder = SentenceEncoder(backend=backend)
-        embeddings, words = encoder.encode_and_tag(texts, lambda text, spans, vectors: (
-            [text[a:b] for a, b in spans], vectors))
+        embeddings, words = encoder.encode_and_tag(texts, lambda batch, spans, vectors: [
+            ([text[a:b] for a, b in word_spans], word_vectors)
+            for text, word_spans, word_vectors in zip(batch, spans, vectors, strict=True)])
         np.testing.assert_allclose(embeddings, encoder.encode(texts), atol=1e-6)
         assert words[2][0] == ["Please", "add", "dark", "-", "mode", "!"]
         assert words[0][1].shape == (8, encoder.dim_)
