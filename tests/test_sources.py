@@ -4,6 +4,8 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipelines.sources import IngestOptions, SourceError, detect_format, normalize_file
 from pipelines.sources.clean import clean_text
@@ -160,6 +162,19 @@ def test_cleaning():
     assert clean_text("The app doesnâ€™t sync") == "The app doesn't sync"
     assert clean_text("<p>Too&nbsp;loud</p><br>Fix   it") == "Too loud\nFix it"
     assert clean_text("@Acme #BatteryLife sucks 😭 http://x.co/1", social=True) == "@user Battery Life sucks 😭 http"
+    assert clean_text("line one\r\nline\x1b[31m two\x00") == "line one\nline two"  # ASCII that ftfy repairs
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(r"[\t\n\x20-\x7e]*", fullmatch=True) | st.text(alphabet=st.characters(max_codepoint=0x7f))
+       | st.text())
+def test_cleaning_skips_ftfy_only_where_ftfy_changes_nothing(text):
+    import ftfy
+
+    from pipelines.sources.clean import _PLAIN
+
+    if _PLAIN.fullmatch(text):
+        assert ftfy.fix_text(text, unescape_html=False, normalization="NFC") == text
 
 
 @pytest.mark.parametrize("value, expected", [

@@ -15,6 +15,7 @@ _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])
 _SPACES = re.compile(r"[^\S\n]+")
 _NEWLINES = re.compile(r"\s*\n\s*")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_PLAIN = re.compile(r"[\t\n\x20-\x7e]*")  # printable ASCII: nothing in it that ftfy repairs
 
 
 def strip_html(text: str) -> str:
@@ -36,7 +37,8 @@ def normalize_social(text: str) -> str:
 
 
 def clean_text(text: str, social: bool = False) -> str:
-    text = ftfy.fix_text(text, unescape_html=False, normalization="NFC")
+    if not _PLAIN.fullmatch(text):  # ftfy costs more than the rest of ingest's cleaning; plain text skips it
+        text = ftfy.fix_text(text, unescape_html=False, normalization="NFC")
     text = strip_html(text)
     text = _CONTROL.sub(" ", text)
     if social:
