@@ -224,3 +224,23 @@ def test_export_writes_partitioned_parquet_that_duckdb_reads_back(sample_db, tmp
     again = con.execute(f"SELECT count(*) FROM read_parquet('{out}/v_feedback/**/*.parquet')").fetchone()[0]
     con.close()
     assert again == table["v_feedback"]
+
+
+def test_the_pipeline_loads_its_models_while_ingest_reads_and_analysis_uses_those(tmp_path, prefect_harness,
+                                                                                   monkeypatch):
+    import threading
+
+    from pipelines.flows import analyze
+
+    built = []
+
+    class CountedAnalyzer(analyze.Analyzer):
+        def __init__(self, *args, **kwargs):
+            built.append(threading.current_thread().name)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(analyze, "_idle", {})  # no analyzer left over from other tests
+    monkeypatch.setattr(analyze, "Analyzer", CountedAnalyzer)
+    result = feedback_pipeline([SAMPLE_FILES[0]], str(tmp_path / "unmet.duckdb"), n_bootstrap=20)
+    assert result["analyze"]["documents"] > 0
+    assert built == ["unmet-preload-models"] * 2  # two partitions in flight, both analyzers loaded beside ingest

@@ -123,9 +123,32 @@ def encoder_threads(partitions_in_flight: int) -> int | None:
     worker's own thread count applies."""
     from prefect.context import FlowRunContext
 
-    if partitions_in_flight <= 1 or getattr(FlowRunContext.get().task_runner, "client", None) is not None:
+    if getattr(FlowRunContext.get().task_runner, "client", None) is not None:
         return None
-    return max(1, (os.cpu_count() or 1) // partitions_in_flight)
+    return share_of_cores(partitions_in_flight)
+
+
+def share_of_cores(partitions_in_flight: int) -> int | None:
+    """Encoder threads for each of the partitions in flight in this process (None: one partition, all cores)."""
+    return max(1, (os.cpu_count() or 1) // partitions_in_flight) if partitions_in_flight > 1 else None
+
+
+def preload(models: ModelSettings, count: int) -> threading.Thread:
+    """Load ``count`` analyzers in a background thread into the pool ``checked_out`` draws from, so that loading
+    overlaps what the caller does meanwhile (the pipeline: ingest, which keeps one core busy). Join it before
+    analysing, or analysis loads its own copies."""
+
+    def load() -> None:
+        try:
+            with contextlib.ExitStack() as loaded:
+                for _ in range(count):
+                    loaded.enter_context(checked_out(models))
+        except Exception as exc:  # the analyze flow loads them again and reports the error where it belongs
+            log.warning("preloading models failed (%s): they load when analysis starts", exc)
+
+    thread = threading.Thread(target=load, name="unmet-preload-models", daemon=True)
+    thread.start()
+    return thread
 
 
 def submit_partition(models: ModelSettings, chunk: dict, gpu_resource: str | None):

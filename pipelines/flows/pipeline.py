@@ -8,7 +8,7 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 
 from pipelines.config import CPU_RESOURCE, DEFAULT_DB_PATH, PART_BYTES
-from pipelines.flows.analyze import analyze_with
+from pipelines.flows.analyze import ModelSettings, analyze_with, preload, share_of_cores
 from pipelines.flows.ingest import ingest_with
 from pipelines.flows.rank import rank_needs
 from pipelines.report import build_report
@@ -45,11 +45,18 @@ def feedback_pipeline(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), so
     in_flight = partitions_in_flight or 2 * (dask_workers if dask_address else 1)
     gpu_resource = gpu_resource or os.environ.get("UNMET_DASK_GPU_RESOURCE") or None
     with run_lock(db_path, wait_s):
+        loading = None
+        if not dask_address:  # the models analysis will check out in this process load while ingest reads
+            loading = preload(ModelSettings(encoder, spacy_model, device, sentiment_head, sentiment_labels,
+                                            encoder_backend, precision, threads=share_of_cores(in_flight),
+                                            aspect_term_head=aspect_term_head), in_flight)
         ingest = ingest_with(dask_address, dask_workers)(
             inputs, db_path, source_kind=source_kind, source_name=source_name, fmt=fmt, adapter=adapter,
             column_map=column_map, date_format=date_format, batch_rows=batch_rows, redact_handles=redact_handles,
             part_bytes=part_bytes, parts_in_flight=in_flight, reread=reread,
             cpu_resource=CPU_RESOURCE if gpu_resource else None)
+        if loading:
+            loading.join()
         analyze = analyze_with(dask_address, dask_workers)
         analysis = analyze(db_path, encoder=encoder, spacy_model=spacy_model, device=device,
                            batch_documents=batch_documents, sentiment_head=sentiment_head,
