@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -178,6 +179,7 @@ class SentenceEncoder:
         vectors)``, which is called once per batch with one list entry per text of the batch.
 
         A word's vector is the token state of its first sub-token; words cut off by ``max_length`` are left out.
+        ``tagging_s_`` is then the time this call spent tagging (word vectors and ``tagger``), beside the encoder.
         """
         if not self.has_token_states:
             raise ValueError("the static encoder has no token states: tag aspects with the parser instead")
@@ -186,6 +188,7 @@ class SentenceEncoder:
     def _run(self, texts: list[str], tagger, progress) -> tuple[np.ndarray, list]:
         out = np.zeros((len(texts), self.dim_), dtype=np.float32)
         tags: list = [None] * len(texts)
+        self.tagging_s_ = 0.0
         if not texts:
             return out, tags
         if self.static_:
@@ -218,13 +221,14 @@ class SentenceEncoder:
                 self._tag(texts, index, hidden, layout, tagger, tags)
         return out, tags
 
-    @staticmethod
-    def _tag(texts: list[str], index: np.ndarray, hidden, layout: list, tagger, tags: list) -> None:
+    def _tag(self, texts: list[str], index: np.ndarray, hidden, layout: list, tagger, tags: list) -> None:
+        started = time.perf_counter()
         hidden = _numpy(hidden)
         words = [_word_vectors(hidden[row], *layout[row]) for row in range(len(index))]
         found = tagger([texts[i] for i in index], [spans for spans, _ in words], [vectors for _, vectors in words])
         for position, result in zip(index, found, strict=True):
             tags[position] = result
+        self.tagging_s_ += time.perf_counter() - started
 
 
 def _numpy(values) -> np.ndarray:
