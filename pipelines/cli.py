@@ -300,7 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_encoder_runtime_options(run)
     run.add_argument("--sentiment-head", help="head directory, or hf:MODEL for any Hugging Face classifier")
     run.add_argument("--sentiment-labels", help="label map for hf: heads, e.g. LABEL_0=negative,LABEL_2=positive")
-    run.add_argument("--batch-documents", type=int, default=1000, help="documents per analysis partition")
+    run.add_argument("--batch-documents", type=int, default=1000,
+                     help="most documents per analysis partition (evened out so that every partition in flight "
+                          "stays busy to the end)")
     run.add_argument("--dask", metavar="ADDRESS",
                      help="read input parts and analyse partitions on Dask: a scheduler address (tcp://host:8786) "
                           "or 'local' for a local cluster (default: $UNMET_DASK_ADDRESS, else in this process)")

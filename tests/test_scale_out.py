@@ -1,6 +1,7 @@
 """Scale-out: partitions analysed on a real Dask cluster (2 worker processes) give the warehouse that one
 process gives, row for row; only the flow process writes."""
 
+import json
 import shutil
 
 import duckdb
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from pipelines.flows import ingest_feedback
-from pipelines.flows.analyze import analyze_with
+from pipelines.flows.analyze import analyze_with, partition_size
 from pipelines.flows.ingest import ingest_with
 from tests.conftest import SAMPLE
 
@@ -71,6 +72,20 @@ def test_partitions_in_threads_of_one_process_give_the_same_rows(ingested, tmp_p
     many = analyze_with()(str(threaded), batch_documents=40, partitions_in_flight=3)
     assert many["documents"] == one["documents"] > 100 and many["analysis_version"] == one["analysis_version"]
     assert_same_warehouse(single, threaded)
+    with duckdb.connect(str(threaded), read_only=True) as con:
+        timings = json.loads(con.execute("SELECT timings FROM runs WHERE flow = 'analyze_feedback'").fetchone()[0])
+    assert timings["partitions"] % 3 == 0 and timings["partition_documents"] <= 40
+    assert (timings["partitions"] - 1) * timings["partition_documents"] < many["documents"]
+
+
+@pytest.mark.parametrize(("pending", "most", "in_flight", "size"), [
+    (3000, 1000, 2, 750), (2000, 1000, 2, 1000), (10_000, 1000, 2, 1000), (2001, 1000, 2, 501),
+    (100, 1000, 2, 50), (1, 1000, 2, 1), (0, 1000, 2, 1), (3000, 1000, 1, 1000), (130, 40, 3, 22)])
+def test_partitions_are_evened_out_so_the_last_round_fills_every_slot(pending, most, in_flight, size):
+    assert partition_size(pending, most, in_flight) == size
+    assert size <= most
+    partitions = -(-pending // size)
+    assert pending == 0 or partitions % in_flight == 0 or partitions < in_flight
 
 
 def test_a_second_clustered_run_does_no_model_work(ingested, tmp_path):

@@ -1,14 +1,16 @@
 """analyze_feedback: label every document not yet analysed by the current model versions.
 
-Pending documents are read in partitions of ``batch_documents``; each partition is analysed by a task that
-runs wherever the flow's task runner puts it (this process by default, a Dask worker with
-``dask_address``) and returns Arrow tables; only this flow's process writes them to DuckDB.
+Pending documents are read in partitions of at most ``batch_documents`` (evened out, see ``partition_size``);
+each partition is analysed by a task that runs wherever the flow's task runner puts it (this process by
+default, a Dask worker with ``dask_address``) and returns Arrow tables; only this flow's process writes them
+to DuckDB.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import threading
 import time
@@ -179,6 +181,16 @@ LIMIT ?
 """
 
 
+def partition_size(pending: int, batch_documents: int, partitions_in_flight: int) -> int:
+    """At most ``batch_documents`` per partition, and a partition count that is a multiple of the partitions in
+    flight, so the last round keeps every slot busy instead of leaving one partition on a share of the cores
+    while the rest idle. Measured on 2 cores, 3,000 documents, two in flight: 3 × 1,000 ran at 0.81–0.84× the
+    encoder alone, 4 × 750 at 1.04–1.08×."""
+    slots = max(partitions_in_flight, 1)
+    rounds = max(1, math.ceil(pending / (batch_documents * slots)))
+    return max(1, math.ceil(pending / (rounds * slots)))
+
+
 def pending_chunks(con, version: str, batch_documents: int) -> Iterator[dict]:
     """Documents not yet analysed by ``version``, ``batch_documents`` at a time, as column lists.
 
@@ -237,8 +249,9 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = 
             version, versions = model_versions.submit(models).result()
         load_s = time.perf_counter() - started
         total = con.execute(PENDING_COUNT_SQL, [version]).fetchone()[0]
-        documents, sentences, needs = 0, 0, 0
-        log.info("%d documents to analyse with models %s", total, version)
+        documents, sentences, needs, partitions = 0, 0, 0, 0
+        size = partition_size(total, batch_documents, partitions_in_flight)
+        log.info("%d documents to analyse with models %s, in partitions of %d", total, version, size)
         pending = deque()
 
         def write_oldest() -> None:
@@ -251,8 +264,9 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = 
             log.info("analysed %d/%d documents (%d%%), %d sentences", documents, total,
                      100 * documents // max(total, 1), sentences)
 
-        for chunk in pending_chunks(con, version, batch_documents):
+        for chunk in pending_chunks(con, version, size):
             pending.append(submit_partition(models, chunk, gpu_resource))
+            partitions += 1
             if len(pending) >= max(partitions_in_flight, 1):
                 write_oldest()
         while pending:
@@ -261,6 +275,7 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = 
         counts = {"documents": documents, "sentences": sentences, "need_mentions": needs}
         run.complete(counts=counts, model_versions=versions,
                      timings={"load_models_s": round(load_s, 3), "analyze_s": round(elapsed - load_s, 3),
+                              "partitions": partitions, "partition_documents": size,
                               "sentences_per_s": round(sentences / max(elapsed - load_s, 1e-9), 1)})
     return {"run_id": run.run_id, "analysis_version": version, **counts}
 
