@@ -32,8 +32,9 @@ def warehouse(db):
     return sentences, documents, embeddings, writers
 
 
-SENTENCE_SCORES = (8, 9, 11)  # positions of the scores in SENTENCE_COLUMNS
-DOCUMENT_SCORES = (4, 5)  # and in DOCUMENT_COLUMNS
+SCORES = ("sentiment_score", "sentiment_confidence", "need_confidence")
+SENTENCE_SCORES = tuple(i for i, c in enumerate(SENTENCE_COLUMNS.split(", ")) if c in SCORES)
+DOCUMENT_SCORES = tuple(i for i, c in enumerate(DOCUMENT_COLUMNS.split(", ")) if c in SCORES)
 
 
 def assert_same_rows(rows, other, scores) -> None:
