@@ -56,6 +56,41 @@ def test_empty_input_and_order_are_kept(cache, torch_embeddings, monkeypatch):
     assert np.allclose(reversed_rows[::-1], torch_embeddings, atol=1e-4)
 
 
+def test_batches_group_texts_by_token_count_so_nothing_is_padded(cache, monkeypatch):
+    # character lengths order these 11, 11, 15, 24 (token counts 8, 6, 6, 8): batches of two would pad both
+    texts = ["a b c d e f", "I am not ok", "Extraordinarily", "Unbelievably comfortable"]
+    monkeypatch.setenv("UNMET_CACHE_DIR", str(cache))
+    encoder = SentenceEncoder(batch_size=2)
+    masks, forward = [], encoder._forward
+    monkeypatch.setattr(encoder, "_forward", lambda batch, tokens: masks.append(batch["attention_mask"])
+                        or forward(batch, tokens))
+    embeddings = encoder.encode(texts)
+    assert [mask.shape for mask in masks] == [(2, 6), (2, 8)] and all(mask.all() for mask in masks)
+    alone = np.vstack([encoder.encode([text]) for text in texts])
+    np.testing.assert_allclose(embeddings, alone, atol=1e-5)
+
+
+def test_chunked_tokenization_and_a_left_padding_tokenizer_give_the_same_results(cache, torch_embeddings,
+                                                                                  monkeypatch):
+    import models.encoder
+
+    monkeypatch.setenv("UNMET_CACHE_DIR", str(cache))
+    tag = lambda batch, spans, vectors: [  # noqa: E731  (the words and their vectors, as the tagger sees them)
+        ([text[a:b] for a, b in word_spans], word_vectors)
+        for text, word_spans, word_vectors in zip(batch, spans, vectors, strict=True)]
+    encoder = SentenceEncoder(batch_size=3)
+    _, whole = encoder.encode_and_tag(SENTENCES, tag)
+    monkeypatch.setattr(models.encoder, "TOKENIZE_CHUNK", 4)  # 35 texts: nine chunks, the last one short
+    encoder.tokenizer_.padding_side = "left"  # would shift BERT's absolute positions: batches pad on the right
+    progress = []
+    embeddings, words = encoder.encode_and_tag(SENTENCES, tag, progress=lambda done, total: progress.append(done))
+    np.testing.assert_allclose(embeddings, torch_embeddings, atol=1e-4)
+    assert progress == sorted(progress) and progress[-1] == len(SENTENCES)
+    for (names, vectors), (names_whole, vectors_whole) in zip(words, whole, strict=True):
+        assert names == names_whole
+        np.testing.assert_allclose(vectors, vectors_whole, atol=1e-4)
+
+
 def test_bad_backend_settings_fail_with_clear_messages():
     with pytest.raises(ValueError, match="unknown encoder backend 'tensorrt'"):
         SentenceEncoder(backend="tensorrt")
