@@ -11,21 +11,18 @@ from __future__ import annotations
 import logging
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer
 
+from models.batching import token_count_batches
 from models.integrity import verify_files
 from models.onnx_backend import OnnxRunner, PooledEncoder, cache_dir, exported_model
 
 log = logging.getLogger(__name__)
 DEFAULT_ENCODER = "packaged:all-MiniLM-L6-v2"
-# Texts tokenized together, then batched in order of token count: padding all but vanishes (sorting by
-# characters padded 26 % of the tokens of 1,000 review sentences, by tokens 3 %), and memory stays bounded.
-TOKENIZE_CHUNK = 4096
 PACKAGED_SHA256 = {"model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"}
 
 
@@ -59,8 +56,7 @@ PRECISIONS = ("fp32", "fp16", "bf16")
 
 
 class SentenceEncoder:
-    """Batched sentence embeddings, batches made of texts of equal or near token counts (next to no padding);
-    the next chunk of texts is tokenized while this one runs.
+    """Batched sentence embeddings, from batches of texts with equal or near token counts (``models.batching``).
 
     - ``backend``: ``torch`` (any device), ``onnx`` (ONNX Runtime, CPU, same embeddings, faster),
       ``onnx-int8`` (int8 weights: fastest on CPU, embeddings differ slightly; see ``models.onnx_backend``) or
@@ -152,35 +148,14 @@ class SentenceEncoder:
         """Whether ``encode_and_tag`` can run: the static fast mode has no transformer, so no token states."""
         return self.static_ is None
 
-    def _tokenize(self, texts: list[str], words: bool):
-        """Unpadded token ids (batches are padded later, to their own longest text); with ``words``, offsets too."""
-        return self.tokenizer_(texts, truncation=True, max_length=self.max_length, return_offsets_mapping=words)
-
-    def _pad(self, encoded, rows: np.ndarray, words: bool) -> tuple[dict, list | None]:
-        """Model inputs for ``rows`` of an unpadded tokenization, padded to the longest of them; with ``words``,
-        also each row's (word id per token, character offsets per token).
-
-        Always on the right, whatever the tokenizer's ``padding_side``: real tokens keep their positions (absolute
-        position embeddings) and, under causal attention, never see padding; mean pooling reads the mask.
-        """
-        width = max(len(encoded["input_ids"][row]) for row in rows)
-        fills = {"input_ids": self.tokenizer_.pad_token_id or 0, "token_type_ids": self.tokenizer_.pad_token_type_id,
-                 "attention_mask": 0}
-        batch = {}
-        for name in [name for name in fills if name in encoded]:
-            values = np.full((len(rows), width), fills[name], dtype=np.int64)
-            for place, row in enumerate(rows):
-                values[place, :len(encoded[name][row])] = encoded[name][row]
-            batch[name] = values
-        layout = None
-        if words:
-            layout = [(encoded.word_ids(int(row)), np.asarray(encoded["offset_mapping"][row])) for row in rows]
+    def _inputs(self, batch: dict[str, np.ndarray]) -> dict:
+        """Padded numpy inputs as this backend takes them."""
         if self.onnx_:
-            return batch, layout
+            return batch
         batch = {name: torch.from_numpy(values) for name, values in batch.items()}
         if self.device == "cuda":  # pinned host memory: the copy to the GPU runs asynchronously
             batch = {name: values.pin_memory() for name, values in batch.items()}
-        return batch, layout
+        return batch
 
     def _forward(self, batch: dict, tokens: bool):
         if self.onnx_:
@@ -220,26 +195,19 @@ class SentenceEncoder:
             return out, tags
         words = tagger is not None
         results = []  # on a GPU, results stay there until the end, so nothing waits for a copy back
-        with torch.inference_mode(), ThreadPoolExecutor(1) as tokenizer:
-            upcoming = tokenizer.submit(self._tokenize, texts[:TOKENIZE_CHUNK], words)
-            for first in range(0, len(texts), TOKENIZE_CHUNK):
-                chunk, encoded = texts[first:first + TOKENIZE_CHUNK], upcoming.result()
-                following = texts[first + TOKENIZE_CHUNK:first + 2 * TOKENIZE_CHUNK]
-                if following:  # tokenized while this chunk runs
-                    upcoming = tokenizer.submit(self._tokenize, following, words)
-                order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
-                for start in range(0, len(chunk), self.batch_size):
-                    rows = order[start:start + self.batch_size]
-                    batch, layout = self._pad(encoded, rows, words)
-                    result = self._forward(batch, words)
-                    embeddings, hidden = result if words else (result, None)
-                    index = rows + first
-                    if hidden is not None and self.device == "cpu":  # tag now: token states never pile up
-                        self._tag(texts, index, hidden, layout, tagger, tags)
-                        hidden = None
-                    results.append((index, embeddings, hidden, layout))
-                    if progress:
-                        progress(first + min(start + self.batch_size, len(chunk)), len(texts))
+        done = 0
+        with torch.inference_mode():
+            for index, batch, layout in token_count_batches(self.tokenizer_, texts, self.batch_size,
+                                                            self.max_length, words):
+                result = self._forward(self._inputs(batch), words)
+                embeddings, hidden = result if words else (result, None)
+                if hidden is not None and self.device == "cpu":  # tag now: token states never pile up in memory
+                    self._tag(texts, index, hidden, layout, tagger, tags)
+                    hidden = None
+                results.append((index, embeddings, hidden, layout))
+                done += len(index)
+                if progress:
+                    progress(done, len(texts))
         for index, embeddings, hidden, layout in results:
             out[index] = _numpy(embeddings)
             if hidden is not None:

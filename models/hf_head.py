@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from models.batching import token_count_batches
+
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 _SYNONYMS = {"neg": "negative", "negative": "negative", "neu": "neutral", "neutral": "neutral", "pos": "positive",
              "positive": "positive", "1 star": "negative", "2 stars": "negative", "3 stars": "neutral",
@@ -45,13 +47,10 @@ class HFSentimentHead:
     def predict_proba_texts(self, texts: list[str]) -> np.ndarray:
         """Probabilities over negative/neutral/positive (classes a model lacks get 0; same-named ones add up)."""
         out = np.zeros((len(texts), len(SENTIMENT_LABELS)), dtype=np.float32)
-        order = np.argsort([len(t) for t in texts], kind="stable")
         with torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
-                index = order[start:start + self.batch_size]
-                batch = self.tokenizer_([texts[i] for i in index], padding=True, truncation=True,
-                                        max_length=self.max_length, return_tensors="pt").to(self.device)
-                probs = torch.softmax(self.model_(**batch).logits.float(), dim=-1).cpu().numpy()
+            for index, batch, _ in token_count_batches(self.tokenizer_, texts, self.batch_size, self.max_length):
+                inputs = {name: torch.from_numpy(values).to(self.device) for name, values in batch.items()}
+                probs = torch.softmax(self.model_(**inputs).logits.float(), dim=-1).cpu().numpy()
                 for source, target in self.target_.items():
                     out[index, target] += probs[:, source]
         return out

@@ -72,7 +72,7 @@ def test_batches_group_texts_by_token_count_so_nothing_is_padded(cache, monkeypa
 
 def test_chunked_tokenization_and_a_left_padding_tokenizer_give_the_same_results(cache, torch_embeddings,
                                                                                   monkeypatch):
-    import models.encoder
+    import models.batching
 
     monkeypatch.setenv("UNMET_CACHE_DIR", str(cache))
     tag = lambda batch, spans, vectors: [  # noqa: E731  (the words and their vectors, as the tagger sees them)
@@ -80,7 +80,7 @@ def test_chunked_tokenization_and_a_left_padding_tokenizer_give_the_same_results
         for text, word_spans, word_vectors in zip(batch, spans, vectors, strict=True)]
     encoder = SentenceEncoder(batch_size=3)
     _, whole = encoder.encode_and_tag(SENTENCES, tag)
-    monkeypatch.setattr(models.encoder, "TOKENIZE_CHUNK", 4)  # 35 texts: nine chunks, the last one short
+    monkeypatch.setattr(models.batching, "CHUNK", 4)  # 35 texts: nine chunks, the last one short
     encoder.tokenizer_.padding_side = "left"  # would shift BERT's absolute positions: batches pad on the right
     progress = []
     embeddings, words = encoder.encode_and_tag(SENTENCES, tag, progress=lambda done, total: progress.append(done))
