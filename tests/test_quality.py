@@ -187,6 +187,7 @@ def test_adapter_trains_saves_merges_and_reproduces(tmp_path):
 
 def test_any_hf_classifier_can_be_the_sentiment_head(tmp_path):
     from models.analyzer import Analyzer
+    from models.hf_head import HFSentimentHead
 
     tiny_bert(tmp_path / "binary")
     analyzer = Analyzer(sentiment_head=f"hf:{tmp_path / 'binary'}", sentiment_labels={"NEG": "negative",
@@ -196,6 +197,10 @@ def test_any_hf_classifier_can_be_the_sentiment_head(tmp_path):
     assert classes == ["negative", "neutral", "positive"]
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
     assert (probs[:, 1] == 0).all()  # a binary model never says neutral
+    head = HFSentimentHead(str(tmp_path / "binary"), {"NEG": "negative", "POS": "positive"}, batch_size=2)
+    texts = ["It broke after a week and support never answered.", "Great lamp.", "ok", "It broke.", "Bright."]
+    alone = np.vstack([head.predict_proba_texts([text]) for text in texts])  # batches by token count, in order
+    np.testing.assert_allclose(head.predict_proba_texts(texts), alone, atol=1e-6)
     batch = analyzer.analyze(["d1"], ["Great lamp. It broke."], ["en"])
     assert batch.sentences.num_rows == 2
     tiny_bert(tmp_path / "odd", labels={0: "LABEL_0", 1: "LABEL_1"})
