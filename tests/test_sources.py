@@ -1,6 +1,7 @@
 import gzip
 import json
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -192,3 +193,51 @@ def test_house_date_format(write):
     content = "id,text,date\n1,Sync fails,25:11:13:02:26:01\n"
     _, records, _ = ingest(write("m.csv", content), date_format="%d:%m:%y:%H:%M:%S")
     assert records[0]["created_at"].isoformat() == "2013-11-25T02:26:01+00:00"
+
+
+LANGUAGE_SAMPLES = [
+    "Este producto es muy bueno, lo recomiendo a todos mis amigos y a mi familia.",
+    "Ce produit est vraiment génial, je l'adore et je le recommande!",
+    "Das Gerät ist leider nach zwei Wochen kaputt gegangen, sehr enttäuschend.",
+    "Это устройство сломалось через неделю, очень плохое качество.",
+    "この製品はとても良いです。また買いたいと思います。",
+    "هذا المنتج رائع جدا وأنصح به الجميع",
+    "THE BATTERY DIED HALFWAY THROUGH MY COMMUTE AND NOBODY ANSWERS",
+    "Questo prodotto è fantastico, funziona benissimo da mesi.",
+    "@united thanks for nothing, my bag is still in Denver #fail",
+    "Works great.", "", "!!!! ???? 1234 5678 9999", "\ud800 a lone surrogate, and enough letters to be judged",
+    "x" * 3000,
+]
+
+
+def test_batched_language_detection_agrees_with_py3langid_text_by_text():
+    import re
+
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    from pipelines.sources.language import COMMON_LANGUAGES, detect_languages, language_scores
+
+    reference = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    reference.set_languages(COMMON_LANGUAGES)
+    expected = []
+    for text in LANGUAGE_SAMPLES:  # py3langid's own walk, one text at a time, under the same rules
+        if len(re.findall(r"[^\W\d_]", text[:200])) < 12:
+            expected.append("en")
+            continue
+        language, probability = reference.classify(text[:1000])
+        expected.append(language if probability >= 0.5 else "en")
+    assert detect_languages(LANGUAGE_SAMPLES) == expected
+    assert expected[:8] == ["es", "fr", "de", "ru", "ja", "ar", "en", "it"]
+    labels, scores = language_scores(LANGUAGE_SAMPLES[:9])
+    for text, row in zip(LANGUAGE_SAMPLES[:9], scores, strict=True):
+        ranked = dict(reference.rank(text[:1000]))
+        np.testing.assert_allclose(row, [ranked.get(label, 0.0) if i == labels.index(label) else 0.0
+                                         for i, label in enumerate(labels)], atol=1e-5)
+
+
+def test_declared_languages_are_kept_and_the_rest_detected_per_batch(write):
+    rows = ["id,text,lang", "1,Este producto es muy bueno y lo recomiendo a todos,",
+            "2,This one is in English but declared otherwise,PT-BR", "3,ok,",
+            "4,Das Gerät ist leider nach zwei Wochen kaputt gegangen,"]
+    _, records, _ = ingest(write("langs.csv", "\n".join(rows) + "\n"), batch_rows=2)  # two batches
+    assert [r["language"] for r in records] == ["es", "pt-br", "en", "de"]

@@ -20,6 +20,7 @@ from pipelines.config import MAX_TEXT_CHARS
 from pipelines.sources.adapters import ADAPTERS_BY_NAME, ALIASES, Adapter, detect_adapter, normalize_key
 from pipelines.sources.clean import clean_text
 from pipelines.sources.formats import SourceError, iter_rows, printable_raw
+from pipelines.sources.language import detect_languages
 from pipelines.sources.redact import RedactionPolicy, redact
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ QUARANTINE_SCHEMA = pa.schema([
     ("source_name", pa.string()), ("reason", pa.string()), ("raw_payload", pa.string()),
 ])
 _EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
-_LETTER = re.compile(r"[^\W\d_]")
 _DEFAULT_A, _DEFAULT_B = datetime(2000, 1, 1), datetime(2001, 2, 2)  # two fills reveal a missing year
 _MISSING = {"", "nan", "nat", "null", "none", "n/a", "na", "-"}  # how exports spell an empty cell
 _COMPACT_DATE = re.compile(r"^(?:19[9]\d|20\d\d)(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])$")  # 20150224
@@ -167,27 +167,6 @@ def _hash(*parts: str | None, size: int = 20) -> str:
     return digest.hexdigest()[:size]
 
 
-COMMON_LANGUAGES = ["en", "es", "de", "fr", "it", "pt", "nl", "sv", "da", "no", "fi", "pl", "cs", "ru", "uk", "tr",
-                    "ar", "he", "fa", "hi", "bn", "zh", "ja", "ko", "vi", "th", "id", "ms", "ro", "hu", "el"]
-
-
-@functools.cache
-def _language_identifier():
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    identifier.set_languages(COMMON_LANGUAGES)  # rare labels (e.g. pidgins) mostly catch English slang
-    return identifier
-
-
-def detect_language(text: str) -> str:
-    """ISO 639-1 code; short or unsure guesses default to English, which is what most feedback is."""
-    if len(_LETTER.findall(text, 0, 200)) < 12:
-        return "en"
-    lang, probability = _language_identifier().classify(text[:1000])  # the opening says which language it is
-    return lang if probability >= 0.5 else "en"
-
-
 def build_record(fields: dict, adapter: Adapter, options: IngestOptions, source_name: str) -> dict:
     title = _as_text(fields.get("title"), "title")
     body = _as_text(fields.get("body"), "text")
@@ -206,7 +185,7 @@ def build_record(fields: dict, adapter: Adapter, options: IngestOptions, source_
     source_id = _as_text(fields.get("source_id"), "id")
     author = _as_text(fields.get("author"), "author")
     author_hash = _hash(options.author_salt, author, size=16) if author else None
-    language = _as_text(fields.get("language"), "language") or detect_language(text)
+    language = _as_text(fields.get("language"), "language")
     return {  # the id hashes the original text, so ids do not change with the redaction settings
         "feedback_id": _hash(source_kind, source_name, source_id, created_at.isoformat() if created_at else None,
                              author_hash, raw_text),
@@ -215,7 +194,7 @@ def build_record(fields: dict, adapter: Adapter, options: IngestOptions, source_
         "created_at": created_at,
         "rating": rating, "author_hash": author_hash,
         "product": _as_text(fields.get("product"), "product"), "url": _as_text(fields.get("url"), "url"),
-        "language": language.lower()[:8],
+        "language": language.lower()[:8] if language else None,  # None: detected for the whole batch
     }
 
 
@@ -280,6 +259,9 @@ def normalize_batches(path: str | Path, options: IngestOptions, part: InputPart 
         })
 
     def batch() -> NormalizedFile:
+        undeclared = [record for record in records if record["language"] is None]
+        for record, language in zip(undeclared, detect_languages([r["text"] for r in undeclared]), strict=True):
+            record["language"] = language
         out = NormalizedFile(str(path), adapter.name if adapter else None,
                              pa.Table.from_pylist(records, schema=RECORD_SCHEMA),
                              pa.Table.from_pylist(quarantined, schema=QUARANTINE_SCHEMA))
