@@ -29,11 +29,13 @@ def _model():
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     identifier.set_languages(COMMON_LANGUAGES)  # rare labels (e.g. pidgins) mostly catch English slang
+    labels = list(identifier.nb_classes)
+    first = {label: labels.index(label) for label in labels}
     return {"next": np.asarray(identifier.tk_nextmove),
-            "rowbase": np.asarray(identifier._rowbase, dtype=np.int64),
+            "rowbase": np.asarray(identifier.tk_row, dtype=np.int64) << 8,
             "feature": np.asarray(identifier.tk_output, dtype=np.int64),
-            "table": np.asarray(identifier.nb_ptc, dtype=np.float32), "prior": identifier.nb_pc,
-            "labels": list(identifier.nb_classes), "aliases": list(identifier._alias_pairs)}
+            "table": np.asarray(identifier.nb_ptc, dtype=np.float32), "prior": identifier.nb_pc, "labels": labels,
+            "aliases": [(first[label], i) for i, label in enumerate(labels) if first[label] != i]}  # srl → sr
 
 
 def _encoded(text: str) -> bytes:
