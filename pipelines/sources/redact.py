@@ -91,6 +91,7 @@ def _find_ibans(text: str) -> list[Span]:
 # --- payment cards ------------------------------------------------------------------------------------
 _CARD = re.compile(r"(?<![\d\-])(?:\d{4}[ \-]\d{4}[ \-]\d{4}[ \-]\d{4}(?:[ \-]?\d{3})?|\d{4}[ \-]\d{6}[ \-]\d{4,5}"
                    r"|\d{12,19})(?![\d\-])")
+_GROUP_TAIL = re.compile(r"(?<=\d{4}[ \-]\d{4}[ \-]\d{4}[ \-]\d{4})[ \-]?\d{3}$")
 _CARD_PREFIX = re.compile(r"^(?:4|5[0-8]|2[2-7]|3[47]|3[068]|6|35|1800|2131)")
 # Issuer prefixes with the lengths each issues (Visa 13/16/19, Amex 15, Diners 14, JCB 15, Maestro 12+).
 _CARD_LENGTHS = re.compile(r"^(?:\d{16}|3[47]\d{13}|4\d{12}|4\d{18}|3(?:0[0-5]|[68])\d{11,12}|(?:1800|2131)\d{11}"
@@ -106,16 +107,31 @@ def luhn_is_valid(digits: str) -> bool:
 
 
 def _find_cards(text: str) -> list[Span]:
-    spans = []
-    for match in _CARD.finditer(text):
-        digits = re.sub(r"\D", "", match.group())
-        contiguous = digits == match.group()
+    """Valid card numbers; after a candidate that is not one, the search resumes inside it, so a number
+    cannot hide a card that overlaps it ("0000 4000 0000 0000 0002")."""
+    spans, position = [], 0
+    while match := _CARD.search(text, position):
+        end = _card_end(match)
+        if end is None:
+            position = match.start() + 1
+        else:
+            spans.append(Span("card", match.start(), end))
+            position = end
+    return spans
+
+
+def _card_end(match: re.Match) -> int | None:
+    """Where the card that ``match`` starts with ends, or None: the grouped form may have swallowed a 3-digit
+    group that follows a 16-digit card ("4000 0000 0000 0002 123")."""
+    found = match.group()
+    for candidate in dict.fromkeys([found, _GROUP_TAIL.sub("", found)]):
+        digits = re.sub(r"\D", "", candidate)
         # A bare run of digits is far more often an order or tweet id: only card lengths and issuer prefixes.
-        if contiguous and not _CARD_LENGTHS.match(digits):
+        if digits == candidate and not _CARD_LENGTHS.match(digits):
             continue
         if 12 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) and luhn_is_valid(digits):
-            spans.append(Span("card", match.start(), match.end()))
-    return spans
+            return match.start() + len(candidate)
+    return None
 
 
 # --- phone numbers ------------------------------------------------------------------------------------
