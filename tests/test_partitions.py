@@ -175,3 +175,29 @@ def test_a_failed_part_is_the_only_one_read_again(tmp_path, monkeypatch, prefect
 
     unchanged = ingest_module.ingest_feedback([str(path)], str(db), part_bytes=700)
     assert unchanged["files"][0]["parts_skipped"] == count and unchanged["rows_read"] == 0
+
+
+def test_a_written_part_is_freed_without_waiting_for_the_garbage_collector(tmp_path, monkeypatch, prefect_harness):
+    """Prefect's thread-pool future and the future it wraps refer to each other; unless ingest breaks that cycle,
+    every part read stays in memory until a full garbage collection, so memory grows with the input."""
+    import gc
+    import weakref
+
+    from pipelines.flows import ingest as ingest_module
+
+    real, futures = ingest_module.take_result, []
+
+    def watched(future):
+        futures.append(weakref.ref(future))
+        return real(future)
+
+    monkeypatch.setattr(ingest_module, "take_result", watched)
+    gc.disable()
+    try:
+        result = ingest_module.ingest_feedback([str(tricky_csv(tmp_path))], str(tmp_path / "parts.duckdb"),
+                                               part_bytes=700)
+        alive = sum(ref() is not None for ref in futures)
+    finally:
+        gc.enable()
+    assert result["files"][0]["parts"] == len(futures) > 3
+    assert alive == 0

@@ -26,7 +26,7 @@ from models.analyzer import AnalysisBatch, Analyzer, Decisions, Segmented, assem
 from models.segment import Segmenter
 from pipelines.config import CPU_RESOURCE, DEFAULT_DB_PATH
 from pipelines.faults import checkpoint
-from pipelines.flows.runners import dask_resources, on_runner, require_resources
+from pipelines.flows.runners import dask_resources, on_runner, require_resources, take_result
 from pipelines.storage import insert_new
 from pipelines.storage.runs import recorded_run
 
@@ -256,7 +256,7 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = 
 
         def write_oldest() -> None:
             nonlocal documents, sentences, needs
-            batch = pending.popleft().result()
+            batch = take_result(pending.popleft())
             write_analysis(con, run.run_id, batch)
             documents += batch.documents.num_rows
             sentences += batch.sentences.num_rows

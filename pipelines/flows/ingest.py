@@ -18,7 +18,7 @@ from prefect.cache_policies import NONE
 from pipelines.config import DEFAULT_DB_PATH, PART_BYTES
 from pipelines.faults import checkpoint
 from pipelines.flows.retry import retry_if_transient
-from pipelines.flows.runners import dask_resources, on_runner, require_resources
+from pipelines.flows.runners import dask_resources, on_runner, require_resources, take_result
 from pipelines.sources import IngestOptions, NormalizedFile, SourceError
 from pipelines.sources.formats import format_from_extension
 from pipelines.sources.normalize import normalize_batches
@@ -179,7 +179,7 @@ def ingest_feedback(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), sour
 def write_next(run, pending: deque, files: dict) -> None:
     """Wait for the oldest part in flight and write it: parts reach the warehouse in file order."""
     part, key, future = pending.popleft()
-    counts = write_part(run.con, run.run_id, part, key, future.result())
+    counts = write_part(run.con, run.run_id, part, key, take_result(future))
     summary = files[part.path]
     summary["adapter"] = summary["adapter"] or counts.pop("adapter")
     for name in COUNTS:

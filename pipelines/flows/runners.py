@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 
 
@@ -45,3 +46,19 @@ def require_resources(names: list[str]) -> None:
         if not any(worker.get("resources", {}).get(name, 0) >= 1 for worker in workers):
             raise ValueError(f"no Dask worker declares the resource {name!r}: start workers with "
                              f"`dask worker ADDRESS --resources {name}=1` (see README, Scale out)")
+
+
+def take_result(future):
+    """A task future's result, which is freed as soon as the caller drops it.
+
+    Prefect's thread-pool future registers its own bound method as a done-callback of the concurrent future
+    it wraps, so the two keep each other (and the task's return value) alive until one of Python's rare full
+    garbage collections: ingest held on to every part it had written, and its memory grew with the input
+    (issue 6). Once the future is done its callbacks have run, and dropping them breaks the cycle.
+    """
+    result = future.result()
+    wrapped = getattr(future, "wrapped_future", None)  # a Dask future is not a concurrent one: nothing to do
+    if isinstance(wrapped, concurrent.futures.Future) and wrapped.done():
+        with wrapped._condition:
+            wrapped._done_callbacks.clear()
+    return result
