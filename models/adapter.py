@@ -92,8 +92,8 @@ def read_config(directory: str | Path) -> dict:
     return json.loads(path.read_text())
 
 
-def merge(model: torch.nn.Module, directory: str | Path, base_version: str) -> dict:
-    """Add the stored low-rank deltas to ``model``'s weights in place after checking checksum and base."""
+def verified_config(directory: str | Path, base_version: str) -> dict:
+    """The adapter's config, after checking its checksum and that it was trained on ``base_version``."""
     directory = Path(directory)
     config = read_config(directory)
     expected, actual = config["sha256"][ADAPTER_FILE], sha256_file(directory / ADAPTER_FILE)
@@ -102,6 +102,13 @@ def merge(model: torch.nn.Module, directory: str | Path, base_version: str) -> d
                              f"({expected[:12]}…); the artifact was modified")
     if config["base_encoder"] != base_version:
         raise ValueError(f"adapter {directory} was trained on {config['base_encoder']}, not {base_version}")
+    return config
+
+
+def merge(model: torch.nn.Module, directory: str | Path, base_version: str) -> dict:
+    """Add the stored low-rank deltas to ``model``'s weights in place after checking checksum and base."""
+    directory = Path(directory)
+    config = verified_config(directory, base_version)
     weights = load_file(str(directory / ADAPTER_FILE))
     scale = config["alpha"] / config["rank"]
     with torch.no_grad():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from models.batching import token_count_batches
 from models.integrity import verify_files
@@ -93,28 +93,26 @@ class SentenceEncoder:
             torch.set_num_threads(int(os.environ["UNMET_TORCH_THREADS"]))
         elif threads and backend == "torch":  # torch has one thread pool per process; ONNX Runtime one per session
             torch.set_num_threads(threads)
-        source, self.version_ = resolve_encoder(self.model)
-        self.tokenizer_ = AutoTokenizer.from_pretrained(source)
-        self.model_ = AutoModel.from_pretrained(source)
+        self.source_, self.base_version_ = resolve_encoder(self.model)
+        self.version_ = self.base_version_
+        self.tokenizer_ = AutoTokenizer.from_pretrained(self.source_)
         if adapter == "default":
             adapter = default_adapter() if self.model == DEFAULT_ENCODER else None
+        self.adapter_ = adapter
         if adapter:
             from models import adapter as lora
 
-            config = lora.merge(self.model_, adapter, self.version_)
+            config = lora.verified_config(adapter, self.base_version_)
             self.version_ = f"{self.version_}+{config['name']}@{config['version']}"
-        self.model_ = self.model_.to(self.device).eval()
-        if precision != "fp32":
-            self.model_ = self.model_.to(torch.float16 if precision == "fp16" else torch.bfloat16)
-        self.dim_ = int(self.model_.config.hidden_size)
+        self.dim_ = int(AutoConfig.from_pretrained(self.source_).hidden_size)
         self.numerics_ = "int8" if backend == "onnx-int8" else precision
-        self.pooled_ = PooledEncoder(self.model_)
+        self._pooled = self._load_pooled() if backend == "torch" else None  # its errors belong here, not mid-run
         self.onnx_ = self.static_ = None
         if backend == "static":
             self._load_static()
         elif backend != "torch":
             try:
-                path = exported_model(self.pooled_, self.tokenizer_, self.version_, self.numerics_)
+                path = exported_model(lambda: self.pooled_, self.tokenizer_, self.version_, self.numerics_)
                 self.onnx_ = OnnxRunner(path, threads or torch.get_num_threads())
             except Exception as exc:  # any exporter or runtime failure: the torch path computes the same thing
                 if self.backend != "auto":
@@ -123,6 +121,30 @@ class SentenceEncoder:
                 backend = "torch"
         self.backend_ = backend
         self.batch_size = batch_size or (512 if self.device != "cpu" else 16 if self.onnx_ else 32)
+
+    @property
+    def pooled_(self) -> PooledEncoder:
+        """The torch encoder (adapter merged), loaded on first use: the ONNX backend needs it only to export, so
+        with the export cached each analyzer saves its load time and memory."""
+        if self._pooled is None:
+            self._pooled = self._load_pooled()
+        return self._pooled
+
+    def _load_pooled(self) -> PooledEncoder:
+        model = AutoModel.from_pretrained(self.source_)
+        if self.adapter_:
+            from models import adapter as lora
+
+            lora.merge(model, self.adapter_, self.base_version_)
+        model = model.to(self.device).eval()
+        if self.precision != "fp32":
+            model = model.to(torch.float16 if self.precision == "fp16" else torch.bfloat16)
+        return PooledEncoder(model)
+
+    @property
+    def model_(self) -> torch.nn.Module:
+        """The transformer itself (for fine-tuning and the naive baseline); see ``pooled_``."""
+        return self.pooled_.model
 
     def _load_static(self) -> None:
         from models.registry import artifact_dir

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -81,12 +82,13 @@ def _quantize(source: Path, path: Path) -> None:
     tmp.replace(path)
 
 
-def exported_model(pooled: PooledEncoder, tokenizer, version: str, numerics: str) -> Path:
-    """Path of the ONNX file for this encoder version and numerics (``fp32`` or ``int8``), made if needed."""
+def exported_model(pooled: Callable[[], PooledEncoder], tokenizer, version: str, numerics: str) -> Path:
+    """Path of the ONNX file for this encoder version and numerics (``fp32`` or ``int8``), made if needed;
+    ``pooled`` is called only to make it, so a cached export needs no torch weights in memory."""
     directory = cache_dir()
     stem = hashlib.sha256(f"{version}|{torch.__version__}|{','.join(OUTPUTS)}".encode()).hexdigest()[:16]
     fp32 = directory / f"{stem}-fp32.onnx"
-    cached_file(fp32, lambda: _export(pooled, tokenizer, fp32))
+    cached_file(fp32, lambda: _export(pooled(), tokenizer, fp32))
     if numerics == "fp32":
         return fp32
     int8 = directory / f"{stem}-int8.onnx"

@@ -29,6 +29,22 @@ def test_onnx_backend_gives_the_torch_embeddings(cache, torch_embeddings, monkey
     assert np.allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
 
 
+def test_a_cached_export_runs_without_loading_the_torch_weights(cache, torch_embeddings, monkeypatch):
+    """Each analyzer in a process loads its own encoder: with the export cached, the torch copy of the weights is
+    neither loaded nor kept in memory, unless something asks for it."""
+    import models.encoder as encoder_module
+
+    monkeypatch.setenv("UNMET_CACHE_DIR", str(cache))
+    SentenceEncoder(backend="onnx")  # makes the export if no earlier test did
+    loads = []
+    real = encoder_module.AutoModel.from_pretrained
+    monkeypatch.setattr(encoder_module.AutoModel, "from_pretrained", lambda *a, **k: loads.append(a) or real(*a, **k))
+    encoder = SentenceEncoder(backend="onnx")
+    assert np.allclose(encoder.encode(SENTENCES), torch_embeddings, atol=1e-4)
+    assert loads == [] and encoder.dim_ == 384 and "+" in encoder.version_  # adapter in the version, unmerged
+    assert encoder.model_.config.hidden_size == 384 and len(loads) == 1  # loaded on demand (fine-tuning, baseline)
+
+
 def test_int8_backend_is_close_and_says_its_numerics_differ(cache, torch_embeddings, monkeypatch):
     monkeypatch.setenv("UNMET_CACHE_DIR", str(cache))
     encoder = SentenceEncoder(backend="onnx-int8")
