@@ -124,8 +124,8 @@ class SentenceEncoder:
 
     @property
     def pooled_(self) -> PooledEncoder:
-        """The torch encoder (adapter merged), loaded on first use: the ONNX backend needs it only to export, so
-        with the export cached each analyzer saves its load time and memory."""
+        """The torch encoder (adapter merged), loaded on first use: the ONNX backend needs it only to export and
+        the static fast mode only to distil its token table, so with those cached no analyzer loads it."""
         if self._pooled is None:
             self._pooled = self._load_pooled()
         return self._pooled
@@ -160,7 +160,7 @@ class SentenceEncoder:
             raise ValueError(f"the static projection {directory} was made from {config['encoder']}, not from "
                              f"{self.version_}: run `unmet train --encoder-backend static`")
         cache = cache_dir().parent / "static" / cache_name(self.version_, config)
-        table = token_table(self.pooled_, self.tokenizer_, self.device, projection, cache)
+        table = token_table(lambda: self.pooled_, self.tokenizer_, self.device, projection, cache)
         self.static_ = StaticRunner(table, self.tokenizer_, self.max_length)
         self.version_ = f"{self.version_}+{NAME}@{config['version']}"
         self.numerics_, self.dim_ = "static", int(table.shape[1])

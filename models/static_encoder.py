@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -63,11 +64,13 @@ def load_projection(directory: Path) -> tuple[dict[str, np.ndarray], dict]:
     return load_file(str(directory / "projection.safetensors")), config
 
 
-def token_table(pooled, tokenizer, device: str, projection: dict[str, np.ndarray], cache: Path) -> np.ndarray:
-    """The projected token table, from the checksummed cache, else rebuilt (a few seconds)."""
+def token_table(pooled: Callable[[], torch.nn.Module], tokenizer, device: str, projection: dict[str, np.ndarray],
+                cache: Path) -> np.ndarray:
+    """The projected token table, from the checksummed cache, else rebuilt (a few seconds); ``pooled`` is called
+    only to rebuild it, so the fast mode needs no transformer in memory once the table is cached."""
     def build() -> None:
         log.info("distilling the static token table into %s", cache)
-        outputs = token_outputs(pooled, tokenizer, device)
+        outputs = token_outputs(pooled(), tokenizer, device)
         save_file({"table": ((outputs - projection["mean"]) @ projection["components"].T).astype(np.float32)},
                   str(cache))
 
