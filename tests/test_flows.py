@@ -72,6 +72,25 @@ def test_second_run_adds_nothing_and_does_no_model_work(sample_db):
     assert counts(db) == before
 
 
+def test_subflows_end_without_waiting_for_a_heartbeat_thread(sample_db, monkeypatch):
+    """Prefect joins a flow's heartbeat thread at its end, and the thread sleeps in whole seconds; the subflows
+    run in the parent's process, whose heartbeats cover them, so only the parent sends any."""
+    from prefect import flow_engine
+
+    heartbeats = {}
+    send_heartbeats = flow_engine._send_heartbeats
+
+    def recorded(engine, *args, **kwargs):
+        heartbeats[engine.flow.name] = engine.heartbeat_seconds
+        return send_heartbeats(engine, *args, **kwargs)
+
+    monkeypatch.setattr(flow_engine, "_send_heartbeats", recorded)
+    db, _ = sample_db
+    feedback_pipeline(SAMPLE_FILES, str(db), n_bootstrap=100)  # as the run before: nothing new to write
+    assert heartbeats.pop("feedback_pipeline") is not None
+    assert heartbeats == {"ingest_feedback": None, "analyze_feedback": None, "rank_needs": None}
+
+
 def test_sentences_without_words_are_not_needs(sample_db):
     db, _ = sample_db
     with duckdb.connect(str(db), read_only=True) as con:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pipelines.flows import ingest_feedback
-from pipelines.flows.analyze import analyze_with, partition_size
+from pipelines.flows.analyze import PENDING_COUNT_SQL, analyze_with, partition_size, pending_chunks
 from pipelines.flows.ingest import ingest_with
 from tests.conftest import SAMPLE
 
@@ -105,6 +105,44 @@ def test_partitions_are_evened_out_so_the_last_round_fills_every_slot(pending, m
     assert size <= most
     partitions = -(-pending // size)
     assert pending == 0 or partitions % in_flight == 0 or partitions < in_flight
+
+
+def pending_documents(lengths: list[int]):
+    con = duckdb.connect()
+    con.execute("CREATE TABLE documents (feedback_id VARCHAR, text VARCHAR, language VARCHAR)")
+    con.execute("CREATE TABLE document_analysis (feedback_id VARCHAR, analysis_version VARCHAR)")
+    rows = [(f"d{i:04d}", "x" * n) for i, n in enumerate(lengths)]
+    con.executemany("INSERT INTO documents VALUES (?, ?, 'en')", rows)
+    return con
+
+
+LONG_THEN_SHORT = [900 + i % 7 for i in range(100)] + [40 + i % 11 for i in range(200)]
+
+
+@pytest.mark.parametrize("in_flight", [2, 3])
+def test_partitions_hold_equal_shares_of_the_text_not_of_the_documents(in_flight):
+    """Long reviews first, short ones after: by document count the first partitions would hold most of the work."""
+    lengths, most = LONG_THEN_SHORT, 1000
+    con = pending_documents(lengths)
+    total, characters = con.execute(PENDING_COUNT_SQL, ["v1"]).fetchone()
+    assert (total, characters) == (300, sum(lengths))
+    size = partition_size(total, most, in_flight)
+    planned = -(-total // size)
+    chunks = list(pending_chunks(con, "v1", most, planned, total, characters))
+    ids = [i for chunk in chunks for i in chunk["feedback_id"]]
+    assert ids == [f"d{i:04d}" for i in range(300)]  # every document once, in key order
+    assert len(chunks) == planned and all(len(chunk["text"]) <= most for chunk in chunks)
+    shares = [sum(map(len, chunk["text"])) for chunk in chunks]
+    assert max(shares) - min(shares) <= max(lengths), shares
+    assert len(chunks[0]["text"]) < len(chunks[-1]["text"])
+
+
+@pytest.mark.parametrize(("most", "sizes"), [(200, [100, 200]), (150, [150, 150])])
+def test_shares_give_way_to_the_partition_cap(most, sizes):
+    """The first partition takes at least what the others cannot hold: the plan's count stays, none over the cap."""
+    con = pending_documents(LONG_THEN_SHORT)
+    chunks = list(pending_chunks(con, "v1", most, 2, 300, sum(LONG_THEN_SHORT)))
+    assert [len(chunk["text"]) for chunk in chunks] == sizes
 
 
 def test_a_second_clustered_run_does_no_model_work(ingested, tmp_path):

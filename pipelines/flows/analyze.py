@@ -1,9 +1,9 @@
 """analyze_feedback: label every document not yet analysed by the current model versions.
 
-Pending documents are read in partitions of at most ``batch_documents`` (evened out, see ``partition_size``);
-each partition is analysed by a task that runs wherever the flow's task runner puts it (this process by
-default, a Dask worker with ``dask_address``) and returns Arrow tables; only this flow's process writes them
-to DuckDB.
+Pending documents are read in partitions of at most ``batch_documents``, evened out (see ``partition_size``) and
+of about equal text length (see ``pending_chunks``); each partition is analysed by a task that runs wherever the
+flow's task runner puts it (this process by default, a Dask worker with ``dask_address``) and returns Arrow
+tables; only this flow's process writes them to DuckDB.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
+import pyarrow.compute as pc
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
@@ -191,24 +193,41 @@ def partition_size(pending: int, batch_documents: int, partitions_in_flight: int
     return max(1, math.ceil(pending / (rounds * slots)))
 
 
-def pending_chunks(con, version: str, batch_documents: int) -> Iterator[dict]:
-    """Documents not yet analysed by ``version``, ``batch_documents`` at a time, as column lists.
+def pending_chunks(con, version: str, most_documents: int, partitions: int = 1, documents: int = 0,
+                   characters: int = 0) -> Iterator[dict]:
+    """Documents not yet analysed by ``version``, at most ``most_documents`` at a time, as column lists.
 
     Paged by key rather than loading every pending text: memory holds a few partitions however big the backlog,
     and rows written between pages (all at or below the last key read) do not shift the next page.
+
+    Planned as ``partitions`` over ``documents`` pending documents of ``characters`` characters, each page holds
+    about an equal share of the characters left, since the work (sentences, tokens) follows text length rather
+    than document count: with two partitions in flight, partitions of equal document counts finished 1.3–3.1 s
+    apart on 2 cores (2,000 Amazon reviews), the later one on half the cores. A page still takes enough documents
+    that the rest fit in the partitions left.
     """
     after = ""
     while True:
-        chunk = con.execute(PENDING_SQL, [after, version, batch_documents]).fetch_arrow_table()
+        chunk = con.execute(PENDING_SQL, [after, version, most_documents]).fetch_arrow_table()
         if not chunk.num_rows:
             return
+        if partitions > 1 and characters > 0:
+            lengths = np.cumsum(pc.utf8_length(chunk.column("text")).to_numpy(zero_copy_only=False))
+            share = characters / partitions
+            closest = int(np.argmin(np.abs(lengths - share))) + 1
+            fit = documents - (partitions - 1) * most_documents
+            take = min(max(closest, fit, 1), chunk.num_rows)
+            chunk = chunk.slice(0, take)
+            characters -= int(lengths[take - 1])
+        partitions -= 1
+        documents -= chunk.num_rows
         chunk = chunk.to_pydict()
         after = chunk["feedback_id"][-1]
         yield chunk
 
 
 PENDING_COUNT_SQL = """
-SELECT count(*) FROM documents d
+SELECT count(*), coalesce(sum(length(d.text)), 0) FROM documents d
 WHERE NOT EXISTS (SELECT 1 FROM document_analysis a WHERE a.feedback_id = d.feedback_id AND a.analysis_version = ?)
 """
 
@@ -248,10 +267,12 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = 
         with dask_resources(gpu_resource):  # loaded where partitions (or their encoder stage) run
             version, versions = model_versions.submit(models).result()
         load_s = time.perf_counter() - started
-        total = con.execute(PENDING_COUNT_SQL, [version]).fetchone()[0]
+        total, characters = con.execute(PENDING_COUNT_SQL, [version]).fetchone()
         documents, sentences, needs, partitions = 0, 0, 0, 0
         size = partition_size(total, batch_documents, partitions_in_flight)
-        log.info("%d documents to analyse with models %s, in partitions of %d", total, version, size)
+        planned = math.ceil(total / size)
+        log.info("%d documents to analyse with models %s, in %d partitions of about %d documents (equal shares of "
+                 "the text)", total, version, planned, size)
         pending = deque()
 
         def write_oldest() -> None:
@@ -264,7 +285,7 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = 
             log.info("analysed %d/%d documents (%d%%), %d sentences", documents, total,
                      100 * documents // max(total, 1), sentences)
 
-        for chunk in pending_chunks(con, version, size):
+        for chunk in pending_chunks(con, version, batch_documents, planned, total, characters):
             pending.append(submit_partition(models, chunk, gpu_resource))
             partitions += 1
             if len(pending) >= max(partitions_in_flight, 1):
