@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 
@@ -10,11 +11,25 @@ class IntegrityError(Exception):
     """A model file does not match its recorded checksum."""
 
 
+_digests: dict[tuple, str] = {}
+_SETTLED_NS = 2_000_000_000
+
+
 def sha256_file(path: Path) -> str:
+    """The file's sha256, hashed once per process while it stays the same file: each analyzer a process loads
+    checks the same model files (0.19 s a time). A digest is kept only for a file last changed over 2 s before:
+    any later write or swap then moves its ctime (which no program can set back) past the one kept, even with
+    the coarse clock file times use, so the file is hashed again."""
+    stat = Path(path).stat()
+    key = (str(Path(path).resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    if key in _digests:
+        return _digests[key]
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
+    if time.time_ns() - stat.st_ctime_ns > _SETTLED_NS:
+        _digests[key] = digest.hexdigest()
     return digest.hexdigest()
 
 

@@ -1,9 +1,11 @@
+import time
+
 import numpy as np
 import pytest
 
-from models import registry
+from models import integrity, registry
 from models.heads import LinearHead
-from models.integrity import IntegrityError
+from models.integrity import IntegrityError, sha256_file
 from models.segment import Segmenter
 
 
@@ -30,6 +32,22 @@ def test_binary_head_keeps_softmax_form():
     head = LinearHead().fit(X, binary)
     assert head.predict_proba(X).shape == (len(X), 2)
     assert (head.predict(X) == binary).mean() > 0.9
+
+
+def test_a_settled_model_file_is_hashed_once_and_again_after_any_write(tmp_path, monkeypatch):
+    hashed = []
+    real_sha256 = integrity.hashlib.sha256
+    monkeypatch.setattr(integrity.hashlib, "sha256", lambda: hashed.append(1) or real_sha256())
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(b"a" * 4096)
+    fresh = sha256_file(weights)
+    assert sha256_file(weights) == fresh and len(hashed) == 2  # just written: not kept, it could still change
+    real_now = integrity.time.time_ns
+    monkeypatch.setattr(integrity.time, "time_ns", lambda: real_now() + 10_000_000_000)  # ten seconds later
+    assert sha256_file(weights) == sha256_file(weights) == fresh and len(hashed) == 3  # settled: hashed once
+    time.sleep(0.05)  # file times move in ticks of a few ms: a write in a later tick than the check
+    weights.write_bytes(b"b" * 4096)  # same size, same inode
+    assert sha256_file(weights) != fresh and len(hashed) == 4
 
 
 def test_tampered_artifact_fails_loudly(tmp_path):
