@@ -80,6 +80,23 @@ def test_segmenter_splits_lines_and_sentences_and_finds_aspects():
     assert segmenter.aspects([s.text for s in sentences]) == [None, "battery", "dark mode"]
 
 
+def test_segmenters_share_one_loaded_pipeline_and_each_parses_with_its_own(monkeypatch):
+    """A process loads a segmenter per partition in flight: the pipeline loads once, the parser only to parse."""
+    from models import segment
+
+    first = Segmenter()
+    loads = []
+    load_spacy = segment.load_spacy
+    monkeypatch.setattr(segment, "load_spacy", lambda model=None: loads.append(model) or load_spacy(model))
+    second = Segmenter()
+    assert second.aspect_version_ == first.aspect_version_ and second.lemma_version_ == first.lemma_version_
+    assert second.noun_lemma("battery lives") == "battery life" and loads == []
+    sentences = ["The battery died halfway through my commute.", "Please add dark mode."]
+    assert second.aspects(sentences) == ["battery", "dark mode"] and loads == [None]
+    assert first.aspects(sentences) == ["battery", "dark mode"] and loads == [None, None]
+    assert first.parser_ is not second.parser_ and second.parser_ is not second.shared_.nlp
+
+
 def test_notebook_versions_never_outrank_releases():
     from models.registry import version_key
 
