@@ -99,6 +99,27 @@ def test_sentences_without_words_are_not_needs(sample_db):
     assert handles > 0 and as_needs == 0  # the sample's trailing handles split off as their own sentence
 
 
+def test_ranking_does_not_walk_the_previous_fit_state(sample_db, tmp_path, monkeypatch):
+    """Prefect visits every item of a task's parameters looking for futures: passed plainly, the previous fit's
+    state (a few hundred floats per theme) was walked several times per run, 4 s for 33 themes."""
+    from prefect.utilities import collections
+
+    from pipelines.storage.theme_store import load_previous_fit
+
+    db = tmp_path / "refit.duckdb"
+    shutil.copy(sample_db[0], db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        state = load_previous_fit(con).state
+    numbers = sum(len(centroid) for centroid in state["centroids"])
+    visited = []
+    visit_collection = collections.visit_collection
+    monkeypatch.setattr(collections, "visit_collection",
+                        lambda expr, *args, **kwargs: visited.append(1) or visit_collection(expr, *args, **kwargs))
+    result = rank_needs(str(db), refit=True, n_bootstrap=20)
+    assert result["kind"] == "refit" and numbers > 1000
+    assert 0 < len(visited) < numbers / 4
+
+
 def test_incremental_file_is_analysed_alone(sample_db, tmp_path):
     db, _ = sample_db
     new = tmp_path / "new.csv"

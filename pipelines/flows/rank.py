@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 from prefect import flow, task
 from prefect.cache_policies import NONE
+from prefect.utilities.annotations import quote
 
 from models import registry
 from models.themes import OUTLIER, ThemeModel
@@ -116,7 +117,9 @@ def rank_needs(db_path: str = str(DEFAULT_DB_PATH), n_bootstrap: int = 300, seed
 
         fit_id = hashlib.sha256(json.dumps([digest, refit, previous and previous.fit_id]).encode()).hexdigest()[:16]
         encoder = mentions.encoder()
-        fit = fit_themes(mentions, ids, encoder, previous, refit, seed)
+        # quoted: Prefect would otherwise walk every number of the previous fit's state five times, looking for
+        # futures in it (4 s of a 6.2 s rank with 33 themes)
+        fit = fit_themes(mentions, ids, encoder, quote(previous), refit, seed)
         frame = mentions.ranking_columns_.to_pandas()
         frame["theme_id"] = fit.model.labels_
         chosen_period = choose_period(frame["created_at"]) if period == "auto" else period
