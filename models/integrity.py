@@ -28,9 +28,10 @@ def sha256_file(path: Path) -> str:
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
+    hexdigest = digest.hexdigest()
     if time.time_ns() - stat.st_ctime_ns > _SETTLED_NS:
-        _digests[key] = digest.hexdigest()
-    return digest.hexdigest()
+        _digests[key] = hexdigest
+    return hexdigest
 
 
 def verify_files(root: Path, expected: dict[str, str], what: str) -> None:
