@@ -96,7 +96,7 @@ def test_chunked_tokenization_and_a_left_padding_tokenizer_give_the_same_results
         for text, word_spans, word_vectors in zip(batch, spans, vectors, strict=True)]
     encoder = SentenceEncoder(batch_size=3)
     _, whole = encoder.encode_and_tag(SENTENCES, tag)
-    monkeypatch.setattr(models.batching, "CHUNK", 4)  # 35 texts: nine chunks, the last one short
+    monkeypatch.setattr(models.batching, "CHUNK", 4)  # 5 distinct texts of 35: two chunks, the last one short
     encoder.tokenizer_.padding_side = "left"  # would shift BERT's absolute positions: batches pad on the right
     progress = []
     embeddings, words = encoder.encode_and_tag(SENTENCES, tag, progress=lambda done, total: progress.append(done))
@@ -105,6 +105,21 @@ def test_chunked_tokenization_and_a_left_padding_tokenizer_give_the_same_results
     for (names, vectors), (names_whole, vectors_whole) in zip(words, whole, strict=True):
         assert names == names_whole
         np.testing.assert_allclose(vectors, vectors_whole, atol=1e-4)
+
+
+def test_each_distinct_text_goes_through_the_model_once(cache, torch_embeddings, monkeypatch):
+    monkeypatch.setenv("UNMET_CACHE_DIR", str(cache))
+    encoder = SentenceEncoder(batch_size=4)
+    rows_run, forward = [], encoder._forward
+    monkeypatch.setattr(encoder, "_forward", lambda batch, tokens: rows_run.append(len(batch["input_ids"]))
+                        or forward(batch, tokens))
+    progress = []
+    texts = SENTENCES[3:] + SENTENCES[:3]  # 35 texts, 5 distinct, repeats scattered
+    embeddings, tags = encoder.encode_and_tag(texts, lambda batch, spans, vectors: list(batch),
+                                              progress=lambda done, total: progress.append((done, total)))
+    assert sum(rows_run) == 5
+    assert tags == texts and progress[-1] == (35, 35)
+    np.testing.assert_allclose(embeddings, torch_embeddings[[SENTENCES.index(t) for t in texts]], atol=1e-4)
 
 
 def test_bad_backend_settings_fail_with_clear_messages():
