@@ -77,6 +77,20 @@ def test_a_valid_card_in_any_text_is_masked_and_redaction_is_idempotent(before, 
     assert redact(once) == once
 
 
+@given(text=st.lists(st.sampled_from([*"aeK\u017f\u212a0_-.@ ()[]\u00e9", "dot", "DoT", " at ", "com"]),
+                     max_size=30).map("".join) | st.text(max_size=60))
+@example(text="mail jane.doe@example.co.uk now")
+@example(text="jane (at) example (dot) com")
+@example(text="jane dot doe at example dot org")
+@example(text="@united thanks, see you at the gate")
+@example(text="jane@example.\u212a\u017f")  # Kelvin sign and long s: letters to the case-blind pattern
+def test_the_email_gate_never_hides_an_address(text):
+    """The cheap check in front of the e-mail pattern skips only texts where the pattern finds nothing."""
+    from pipelines.sources.redact import _EMAIL, _find_emails
+
+    assert [(span.start, span.end) for span in _find_emails(text)] == [m.span() for m in _EMAIL.finditer(text)]
+
+
 def test_nothing_personal_is_stored_anywhere(tmp_path, prefect_harness, caplog):
     from pipelines.flows.ingest import ingest_feedback
 

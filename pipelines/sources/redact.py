@@ -268,7 +268,14 @@ def _find_handles(text: str) -> list[Span]:
     return [Span("handle", m.start(), m.end()) for m in _HANDLE.finditer(text) if m.group() != "@user"]
 
 
+# Every match of _EMAIL has one of these: "@domain.tld", or a spelled-out "dot". Finding them first keeps the
+# pattern, which tries every position of a text, off posts whose "@" is a handle (70 µs per tweet).
+_EMAIL_DOMAIN = re.compile(r"@[A-Za-z0-9][A-Za-z0-9.\-]*\.[A-Za-z]{2}", re.IGNORECASE)
+
+
 def _find_emails(text: str) -> list[Span]:
+    if "dot" not in text.lower() and not _EMAIL_DOMAIN.search(text):
+        return []
     return [Span("email", m.start(), m.end()) for m in _EMAIL.finditer(text)]
 
 
