@@ -205,7 +205,8 @@ class SentenceEncoder:
 
     def _run(self, texts: list[str], tagger, progress) -> tuple[np.ndarray, list]:
         """Each distinct text goes through the model once and its repeats take its row: short sentences recur
-        ("Great product.", "Thanks!"), as do re-posted reviews (13 % of the sentences of 1,000 Amazon reviews)."""
+        ("Great product.", "Thanks!"), as do re-posted reviews (13 % of the sentences in 1,000-review slices of
+        the Amazon reviews)."""
         distinct = list(dict.fromkeys(texts))
         position = {text: row for row, text in enumerate(distinct)}
         rows = np.fromiter(map(position.__getitem__, texts), dtype=np.intp, count=len(texts))
