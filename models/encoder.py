@@ -257,12 +257,12 @@ class SentenceEncoder:
 
 def _in_texts(progress, repeats: np.ndarray):
     """Reports the rows of distinct texts done as ``progress(texts done, all texts)``, repeats included."""
-    done = 0
+    done, total = 0, int(repeats.sum())
 
     def report(index: np.ndarray) -> None:
         nonlocal done
         done += int(repeats[index].sum())
-        progress(done, int(repeats.sum()))
+        progress(done, total)
 
     return report
 
