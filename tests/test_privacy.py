@@ -51,11 +51,25 @@ def test_numbers_that_are_not_personal_stay(text):
     assert redact(text) == text
 
 
-def test_handles_only_in_social_posts_and_configurable():
+def test_handles_are_masked_in_every_text_and_configurable():
     text = "@AmericanAir lost my bag, thanks @jane_doe99"
-    assert redact(text, social=True) == "@user lost my bag, thanks @user"
-    assert redact(text, social=False) == text
-    assert redact(text, RedactionPolicy(handles=False), social=True) == text
+    assert redact(text) == "@user lost my bag, thanks @user"
+    review = "The seller @johnsmith123 never answered, write me at jane@example.com"
+    assert redact(review) == "The seller @user never answered, write me at [email]"  # an e-mail is not a handle
+    assert redact(text, RedactionPolicy(handles=False)) == text
+
+
+def test_a_handle_in_a_review_is_never_stored(tmp_path):
+    from pipelines.sources.normalize import IngestOptions, normalize_file
+
+    path = tmp_path / "reviews.csv"
+    path.write_text("id,text,rating\nr1,Ask @johnsmith123 on Instagram: it runs small.,2\n", encoding="utf-8")
+    record = normalize_file(path, IngestOptions()).records.to_pylist()[0]
+    assert record["source_kind"] == "review"
+    assert "@johnsmith123" not in record["text"] + record["raw_text"] + record["raw_payload"]
+    assert "@user" in record["text"]
+    kept = normalize_file(path, IngestOptions(redaction=RedactionPolicy(handles=False)))
+    assert "@johnsmith123" in kept.records.to_pylist()[0]["text"]
 
 
 def test_luhn():

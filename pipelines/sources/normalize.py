@@ -177,7 +177,7 @@ def build_record(fields: dict, adapter: Adapter, options: IngestOptions, source_
         raise RowRejected(f"text too long ({len(raw_text)} chars > {options.max_text_chars})")
     source_kind = options.source_kind or adapter.source_kind
     social = source_kind == "social"
-    text = redact(clean_text(raw_text, social=social), options.redaction, social)
+    text = redact(clean_text(raw_text, social=social), options.redaction)
     if not text:
         raise RowRejected("no text after cleaning (markup or whitespace only)")
     created_at = parse_timestamp(fields.get("created_at"), options.date_format)
@@ -190,7 +190,7 @@ def build_record(fields: dict, adapter: Adapter, options: IngestOptions, source_
         "feedback_id": _hash(source_kind, source_name, source_id, created_at.isoformat() if created_at else None,
                              author_hash, raw_text),
         "source_kind": source_kind, "source_name": source_name, "source_id": source_id,
-        "adapter": adapter.name, "text": text, "raw_text": redact(raw_text, options.redaction, social),
+        "adapter": adapter.name, "text": text, "raw_text": redact(raw_text, options.redaction),
         "created_at": created_at,
         "rating": rating, "author_hash": author_hash,
         "product": _as_text(fields.get("product"), "product"), "url": _as_text(fields.get("url"), "url"),
@@ -212,19 +212,19 @@ def _author_keys(adapter_name: str | None) -> frozenset[str]:
     return frozenset(normalize_key(n) for n in names)
 
 
-def redact_payload(value, options: IngestOptions, author_keys: frozenset[str], social: bool):
+def redact_payload(value, options: IngestOptions, author_keys: frozenset[str]):
     """The row as stored for reprocessing: strings redacted, author fields replaced by their salted hash."""
     if isinstance(value, dict):
         return {k: (f"author:{_hash(options.author_salt, str(v), size=16)}"
                     if normalize_key(k) in author_keys and v not in (None, "")
-                    else redact_payload(v, options, author_keys, social)) for k, v in value.items()}
+                    else redact_payload(v, options, author_keys)) for k, v in value.items()}
     if isinstance(value, list):
-        return [redact_payload(v, options, author_keys, social) for v in value]
-    return redact(value, options.redaction, social) if isinstance(value, str) else value
+        return [redact_payload(v, options, author_keys) for v in value]
+    return redact(value, options.redaction) if isinstance(value, str) else value
 
 
-def _payload_json(fields: dict, options: IngestOptions, adapter: Adapter | None, social: bool) -> str:
-    cleaned = redact_payload(fields, options, _author_keys(adapter.name if adapter else None), social)
+def _payload_json(fields: dict, options: IngestOptions, adapter: Adapter | None) -> str:
+    cleaned = redact_payload(fields, options, _author_keys(adapter.name if adapter else None))
     return printable_raw(json.dumps(cleaned, ensure_ascii=False, default=str))
 
 
@@ -247,11 +247,8 @@ def normalize_batches(path: str | Path, options: IngestOptions, part: InputPart 
     records: list[dict] = []
     quarantined: list[dict] = []
 
-    def is_social() -> bool:
-        return (options.source_kind or (adapter.source_kind if adapter else "review")) == "social"
-
     def quarantine(line: int, reason: str, raw: str) -> None:
-        reason = redact(reason, options.redaction, is_social())
+        reason = redact(reason, options.redaction)
         quarantined.append({
             "quarantine_id": _hash(source_name, str(line), reason, raw),
             "source_file": str(path), "source_line": line, "source_name": source_name,
@@ -272,12 +269,12 @@ def normalize_batches(path: str | Path, options: IngestOptions, part: InputPart 
     try:
         for row in iter_rows(path, options.fmt, options.encoding, part):
             if row.error:
-                payload = (_payload_json(row.fields, options, adapter, is_social()) if row.fields is not None
-                           else redact(row.raw, options.redaction, is_social()))
+                payload = (_payload_json(row.fields, options, adapter) if row.fields is not None
+                           else redact(row.raw, options.redaction))
                 quarantine(row.line, row.error, payload)
             else:
                 adapter = adapter or detect_adapter(row.fields.keys(), options.column_map)
-                payload = _payload_json(row.fields, options, adapter, is_social())
+                payload = _payload_json(row.fields, options, adapter)
                 if adapter is None:
                     quarantine(row.line, "no text column found (map one with --map text=COLUMN)", payload)
                 else:

@@ -1,5 +1,5 @@
 """Find and mask personal data before anything is stored: e-mail addresses, phone numbers, payment cards
-(Luhn-checked), IBANs (mod-97-checked), street addresses, and @handles in social posts.
+(Luhn-checked), IBANs (mod-97-checked), street addresses, and @handles.
 
 Detectors favour formats people really write (several countries' phone and address conventions);
 numbers that merely look long (order ids, tweet ids, dates, prices) must pass a checksum or a phone shape.
@@ -19,7 +19,7 @@ MASKS = {"email": "[email]", "iban": "[iban]", "card": "[card]", "phone": "[phon
 
 @dataclass(frozen=True)
 class RedactionPolicy:
-    """Which kinds to mask; ``handles`` applies to social posts only (on by default, like every kind)."""
+    """Which kinds to mask, in every text (reviews name people's handles too); all on by default."""
 
     emails: bool = True
     phones: bool = True
@@ -28,9 +28,9 @@ class RedactionPolicy:
     addresses: bool = True
     handles: bool = True
 
-    def kinds(self, social: bool) -> tuple[str, ...]:
+    def kinds(self) -> tuple[str, ...]:
         wanted = {"email": self.emails, "iban": self.ibans, "card": self.cards, "phone": self.phones,
-                  "address": self.addresses, "handle": self.handles and social}
+                  "address": self.addresses, "handle": self.handles}
         return tuple(k for k in KINDS if wanted[k])
 
 
@@ -313,11 +313,11 @@ def _find_pii(text: str, kinds: tuple[str, ...]) -> tuple[Span, ...]:
     return tuple(sorted(taken, key=lambda s: s.start))
 
 
-def redact(text: str, policy: RedactionPolicy = RedactionPolicy(), social: bool = False) -> str:  # noqa: B008
+def redact(text: str, policy: RedactionPolicy = RedactionPolicy()) -> str:  # noqa: B008
     """``text`` with every detected span replaced by its mask, e.g. ``[email]``."""
     if len(text) < 5:  # nothing personal fits (a handle needs "@" and two characters)
         return text
-    spans = find_pii(text, policy.kinds(social))
+    spans = find_pii(text, policy.kinds())
     if not spans:
         return text
     parts, cursor = [], 0

@@ -35,6 +35,9 @@ TEMPLATES = {
     "handle": ["{x} your app crashed again during checkout", "thanks {x} for nothing, 3rd delay this week",
                "cc {x} this is the worst service", "Hey {x} can you fix the login bug?"],
 }
+# Handles inside reviews (not social posts): masked there too.
+REVIEW_HANDLES = ["The seller {x} never answered my messages.", "I asked {x} on Instagram and she said it runs small.",
+                  "Follow {x} for the unboxing, it arrived scratched.", "My sister ({x}) returned hers too."]
 NEGATIVES = [
     "Order #112-4455667-8899001 arrived broken.", "Flight UA 1234 was delayed 3 hours on 2015-02-24.",
     "It cost $1,299.99 and died after 14 days.", "Updated to version 14.2.1 and now it crashes.",
@@ -140,6 +143,7 @@ def main(out: Path, per_kind_per_locale: int = 8, seed: int = 7) -> None:
 
     global GB_FAKER
     rng = random.Random(seed)
+    review_rng = random.Random(seed + 1)  # its own draws, so the rows made before it existed stay as they were
     GB_FAKER = Faker("en_GB")
     GB_FAKER.seed_instance(seed)
     rows = []
@@ -156,6 +160,9 @@ def main(out: Path, per_kind_per_locale: int = 8, seed: int = 7) -> None:
             for _ in range(per_kind_per_locale):
                 value = make().strip()
                 rows.append({**place(rng.choice(TEMPLATES[kind]), value, kind), "locale": locale})
+        for _ in range(per_kind_per_locale // 2):
+            row = place(review_rng.choice(REVIEW_HANDLES), makers["handle"]().strip(), "handle")
+            rows.append({**row, "social": False, "locale": locale})
     for marked in HANDWRITTEN:
         rows.append({**parse_marked(marked, social="handle:" in marked), "locale": "handwritten"})
     for text in NEGATIVES:
