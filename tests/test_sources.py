@@ -166,6 +166,14 @@ def test_cleaning():
     assert clean_text("line one\r\nline\x1b[31m two\x00") == "line one\nline two"  # ASCII that ftfy repairs
 
 
+def test_html_entities_are_unescaped_even_when_the_export_escaped_them_twice():
+    assert clean_text("it&#39;s see-through &amp; it&#x2019;s thin") == "it's see-through & it\u2019s thin"
+    assert clean_text("it&amp;#39;s thin, Don&amp;amp;#39;t") == "it's thin, Don&#39;t"  # twice escaped, not thrice
+    assert clean_text("caf&eacute; was &quot;fine&quot;") == 'café was "fine"'
+    assert clean_text("I &lt;3 it, <b>really</b>") == "I <3 it, really"  # an escaped "<" is text, not a tag
+    assert clean_text("AT&T and R&D, fish & chips") == "AT&T and R&D, fish & chips"  # no entity: unchanged
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.from_regex(r"[\t\n\x20-\x7e]*", fullmatch=True) | st.text(alphabet=st.characters(max_codepoint=0x7f))
        | st.text())

@@ -16,12 +16,17 @@ _SPACES = re.compile(r"[^\S\n]+")
 _NEWLINES = re.compile(r"\s*\n\s*")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _PLAIN = re.compile(r"[\t\n\x20-\x7e]*")  # printable ASCII: nothing in it that ftfy repairs
+_ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 
 
 def strip_html(text: str) -> str:
     if "<" in text:
         text = _TAG.sub(lambda m: "\n" if m.group(1) else " ", text)
-    return html.unescape(text) if "&" in text else text
+    if "&" in text:
+        text = html.unescape(text)
+        if _ENTITY.search(text):  # escaped twice by the export ("it&amp;#39;s"): one more pass
+            text = html.unescape(text)
+    return text
 
 
 def _hashtag_words(match: re.Match) -> str:
