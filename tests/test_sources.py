@@ -249,3 +249,41 @@ def test_declared_languages_are_kept_and_the_rest_detected_per_batch(write):
             "4,Das Gerät ist leider nach zwei Wochen kaputt gegangen,"]
     _, records, _ = ingest(write("langs.csv", "\n".join(rows) + "\n"), batch_rows=2)  # two batches
     assert [r["language"] for r in records] == ["es", "pt-br", "en", "de"]
+
+
+RETAIL = ("Review Text,Rating,Department Name,Class Name\n"
+          '"Runs small, had to return it.",2,Tops,Knits\n"Lovely fabric.",5,Dresses,Dresses\n')
+
+
+def test_a_mapped_column_the_file_lacks_is_an_error_naming_file_field_and_columns(write):
+    path = write("retail.csv", RETAIL)
+    with pytest.raises(SourceError) as caught:
+        ingest(path, column_map={"product": "Dept Name"})
+    message = str(caught.value)
+    assert "\n" not in message and str(path) in message and "product=Dept Name" in message
+    assert "Department Name" in message  # the columns it has
+    _, records, _ = ingest(path, column_map={"product": "department name"})  # names compare as the adapters do
+    assert [r["product"] for r in records] == ["Tops", "Dresses"]
+
+
+def test_a_mapped_column_no_json_row_has_is_an_error(write):
+    path = write("rows.jsonl", '{"text": "It broke.", "dept": "Tops"}\n{"text": "Too big.", "shop": "A"}\n')
+    _, records, _ = ingest(path, column_map={"product": "shop"})  # a key only some rows have is fine
+    assert [r["product"] for r in records] == [None, "A"]
+    with pytest.raises(SourceError, match="no column 'department'"):
+        ingest(path, column_map={"product": "department"})
+
+
+def test_a_mapping_to_an_unknown_field_is_refused_before_anything_is_read(tmp_path, capsys):
+    from pipelines.cli import main
+
+    path = tmp_path / "retail.csv"
+    path.write_text(RETAIL, encoding="utf-8")
+    db = tmp_path / "w.duckdb"
+    assert main(["run", str(path), "--db", str(db), "--map", "department=Department Name"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "unknown field 'department'" in err and "product" in err
+    assert main(["run", str(path), "--db", str(db), "--map", "product=Dept Name"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(path) in err and "product=Dept Name" in err and "Department Name" in err
+    assert not db.exists()  # validated before work starts

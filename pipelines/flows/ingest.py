@@ -20,8 +20,9 @@ from pipelines.faults import checkpoint
 from pipelines.flows.retry import retry_if_transient
 from pipelines.flows.runners import dask_resources, on_runner, require_resources, take_result
 from pipelines.sources import IngestOptions, NormalizedFile, SourceError
+from pipelines.sources.adapters import check_mapped_fields
 from pipelines.sources.formats import format_from_extension
-from pipelines.sources.normalize import normalize_batches
+from pipelines.sources.normalize import check_mapping, normalize_batches
 from pipelines.sources.partitions import InputPart, part_key, part_options, plan_parts
 from pipelines.sources.redact import RedactionPolicy
 from pipelines.storage import author_salt, insert_new
@@ -133,10 +134,14 @@ def ingest_feedback(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), sour
     parts are read at once (about twice the workers on a Dask task runner); they are written in file order.
     ``cpu_resource`` keeps the reading on Dask workers that declare that resource (not on GPU workers).
 
-    Personal data is redacted before storage (e-mails, phones, cards, IBANs, addresses, and @handles in
-    social posts unless ``redact_handles`` is off).
+    Personal data is redacted before storage (e-mails, phones, cards, IBANs, addresses, and @handles unless
+    ``redact_handles`` is off). A ``column_map`` naming an unknown field, or a column a file lacks, stops the run
+    with an error that names the file, the field and the columns it has.
     """
+    check_mapped_fields(column_map or {})
     paths = expand_inputs(inputs)
+    for path in paths:  # before any run record or part is written
+        check_mapping(path, IngestOptions(fmt=fmt, column_map=column_map or {}, encoding=encoding))
     parameters = {"inputs": [str(p) for p in paths], "source_kind": source_kind, "fmt": fmt, "adapter": adapter,
                   "column_map": column_map, "batch_rows": batch_rows, "redact_handles": redact_handles,
                   "part_bytes": part_bytes, "parts_in_flight": parts_in_flight, "reread": reread,

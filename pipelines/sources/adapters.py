@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from pipelines.sources.formats import SourceError
+
 FIELDS = ("source_id", "title", "body", "created_at", "rating", "author", "product", "url", "language")
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -29,6 +31,25 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "url": ("url", "link", "permalink", "review_url"),
     "language": ("lang", "language"),
 }
+
+
+MAPPABLE = ("text", *FIELDS)  # what --map FIELD=COLUMN may name ("text" is the body)
+
+
+def check_mapped_fields(column_map: dict[str, str]) -> None:
+    """A mapping that names a field unmet does not know is a clear error, before any file is read."""
+    unknown = [f"{field}={column}" for field, column in column_map.items() if field not in MAPPABLE]
+    if unknown:
+        raise SourceError(f"--map {unknown[0]}: unknown field {unknown[0].split('=')[0]!r}; fields that can be "
+                          f"mapped: {', '.join(MAPPABLE)}")
+
+
+def missing_columns(column_map: dict[str, str], columns) -> list[str]:
+    """The FIELD=COLUMN pairs of ``column_map`` whose column is not among ``columns`` (names compared as the
+    adapters compare them: case, spaces, dots and dashes aside)."""
+    present = {normalize_key(c) for c in columns}
+    return [f"{field}={column}" for field, column in column_map.items()
+            if column not in columns and normalize_key(column) not in present]
 
 
 @functools.lru_cache(maxsize=4096)  # called for every key of every row; exports have few distinct keys

@@ -17,9 +17,16 @@ import pyarrow as pa
 from dateutil import parser as date_parser
 
 from pipelines.config import MAX_TEXT_CHARS
-from pipelines.sources.adapters import ADAPTERS_BY_NAME, ALIASES, Adapter, detect_adapter, normalize_key
+from pipelines.sources.adapters import (
+    ADAPTERS_BY_NAME,
+    ALIASES,
+    Adapter,
+    detect_adapter,
+    missing_columns,
+    normalize_key,
+)
 from pipelines.sources.clean import clean_text
-from pipelines.sources.formats import SourceError, iter_rows, printable_raw
+from pipelines.sources.formats import SourceError, detect_format, iter_rows, printable_raw
 from pipelines.sources.language import detect_languages
 from pipelines.sources.redact import RedactionPolicy, redact
 
@@ -228,6 +235,22 @@ def _payload_json(fields: dict, options: IngestOptions, adapter: Adapter | None)
     return printable_raw(json.dumps(cleaned, ensure_ascii=False, default=str))
 
 
+class MappingError(SourceError):
+    """A --map column the file does not have: the whole run stops, since every row would lose that field."""
+
+
+def check_mapping(path: str | Path, options: IngestOptions) -> None:
+    """Before a run reads a table (CSV, TSV, Parquet: one header for every row), each mapped column must be in it
+    (JSON rows differ in their keys: those are checked as they are read)."""
+    path = Path(path)
+    if not options.column_map or (options.fmt or detect_format(path)).lower() not in ("csv", "tsv", "parquet"):
+        return
+    first = next((row for row in iter_rows(path, options.fmt, options.encoding) if row.fields is not None), None)
+    if first is not None and (missing := missing_columns(options.column_map, list(first.fields))):
+        raise MappingError(f"{path}: --map {missing[0]}: the file has no column {missing[0].partition('=')[2]!r}; "
+                           f"its columns: {', '.join(map(str, first.fields))}")
+
+
 def normalize_batches(path: str | Path, options: IngestOptions, part: InputPart | None = None
                       ) -> Iterator[NormalizedFile]:
     """Stream one file (or one ``part`` of it) as batches of records and quarantine entries; every row read
@@ -246,6 +269,18 @@ def normalize_batches(path: str | Path, options: IngestOptions, part: InputPart 
         raise SourceError(f"{path}: unknown adapter {options.adapter!r} (choose from {known})")
     records: list[dict] = []
     quarantined: list[dict] = []
+    unseen = dict(options.column_map)  # mapped columns not yet found in a row
+    tabular = (options.fmt or detect_format(path)).lower() in ("csv", "tsv", "parquet")  # one header for every row
+
+    last_columns: list = []
+
+    def check_mapping(columns: list, final: bool = False) -> None:
+        missing = missing_columns(unseen, columns)
+        if missing and (final or tabular):
+            raise MappingError(f"{path}: --map {missing[0]}: the file has no column "
+                               f"{missing[0].partition('=')[2]!r}; its columns: {', '.join(map(str, columns))}")
+        for field_name in [f for f in unseen if f"{f}={unseen[f]}" not in missing]:
+            del unseen[field_name]
 
     def quarantine(line: int, reason: str, raw: str) -> None:
         reason = redact(reason, options.redaction)
@@ -273,6 +308,9 @@ def normalize_batches(path: str | Path, options: IngestOptions, part: InputPart 
                            else redact(row.raw, options.redaction))
                 quarantine(row.line, row.error, payload)
             else:
+                if unseen:
+                    check_mapping(list(row.fields))
+                    last_columns = list(row.fields)
                 adapter = adapter or detect_adapter(row.fields.keys(), options.column_map)
                 payload = _payload_json(row.fields, options, adapter)
                 if adapter is None:
@@ -288,8 +326,12 @@ def normalize_batches(path: str | Path, options: IngestOptions, part: InputPart 
                         records.append(record)
             if len(records) + len(quarantined) >= options.batch_rows:
                 yield batch()
+    except MappingError:
+        raise
     except SourceError as exc:
         quarantine(0, str(exc), "")
+    if unseen and records:  # JSON rows differ in their keys: a mapped column no row of the file had
+        check_mapping(last_columns, final=True)
     yield batch()
 
 
