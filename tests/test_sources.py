@@ -287,3 +287,14 @@ def test_a_mapping_to_an_unknown_field_is_refused_before_anything_is_read(tmp_pa
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and str(path) in err and "product=Dept Name" in err and "Department Name" in err
     assert not db.exists()  # validated before work starts
+
+
+def test_a_row_without_an_id_is_cited_by_its_file_and_line(write):
+    path = write("noid.csv", "text,rating\nRuns small.,2\n\"Two\nlines\",4\nToo long.,1\n")
+    result, records, _ = ingest(path)
+    assert [r["source_id"] for r in records] == ["noid.csv:2", "noid.csv:3", "noid.csv:5"]
+    assert [r["source_line"] for r in records] == [2, 3, 5]
+    _, again, _ = ingest(path)
+    assert [r["feedback_id"] for r in again] == [r["feedback_id"] for r in records]  # stable across re-runs
+    _, with_ids, _ = ingest(write("ids.csv", "id,text\nr-7,Runs small.\n"))
+    assert with_ids[0]["source_id"] == "r-7"  # a file's own id wins

@@ -323,6 +323,8 @@ def normalize_batches(path: str | Path, options: IngestOptions, part: InputPart 
                         quarantine(row.line, str(exc), payload)
                     else:
                         record.update(source_file=str(path), source_line=row.line, raw_payload=payload)
+                        if record["source_id"] is None:  # cite the row where the file has no id (not in the id hash)
+                            record["source_id"] = f"{path.name}:{row.line}"
                         records.append(record)
             if len(records) + len(quarantined) >= options.batch_rows:
                 yield batch()
