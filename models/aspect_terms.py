@@ -48,9 +48,10 @@ def word_labels(spans: list[tuple[int, int]], targets: list[tuple[int, int]]) ->
 class AspectTermTagger(BaseEstimator):
     """B/I/O softmax over word vectors in context; calling it on a sentence returns its best aspect term."""
 
-    def __init__(self, C: float = 0.5, max_iter: int = 2000):
+    def __init__(self, C: float = 0.5, max_iter: int = 2000, fallback: float | None = None):
         self.C = C
         self.max_iter = max_iter
+        self.fallback = fallback
 
     def fit(self, vectors: list[np.ndarray], labels: list[list[str]]) -> AspectTermTagger:
         """``vectors``: per sentence, (words, dim) from ``SentenceEncoder.encode_and_tag``; ``labels``: B/I/O."""
@@ -72,25 +73,40 @@ class AspectTermTagger(BaseEstimator):
         The arguments are per sentence, as ``SentenceEncoder.encode_and_tag`` hands a batch over; all its words
         go through the softmax at once.
         """
+        return self._decode(texts, spans, vectors)[0]
+
+    def _decode(self, texts, spans, vectors) -> tuple[list[list[tuple[int, int, float]]], list[np.ndarray]]:
+        """The tagged terms of each sentence and each of its words' probability of being part of a term."""
         found: list[list[tuple[int, int, float]]] = [[] for _ in texts]
         lengths = [len(v) for v in vectors]
         if not sum(lengths):
-            return found
+            return found, [np.zeros(0)] * len(texts)
         probs = self.head_.predict_proba(in_context(vectors), blas=False)  # runs between encoder batches
         tags = self.classes_[probs.argmax(axis=1)]
         inside = probs[:, self.classes_ != "O"].sum(axis=1)
-        start = 0
+        per_sentence, start = [], 0
         for row, length in enumerate(lengths):
             words = slice(start, start + length)
             found[row] = [(spans[row][a][0], spans[row][b][1], float(inside[words][a:b + 1].mean()))
                           for a, b in _runs(tags[words])]
+            per_sentence.append(inside[words])
             start += length
-        return found
+        return found, per_sentence
 
     def __call__(self, texts: list[str], spans: list[list[tuple[int, int]]],
                  vectors: list[np.ndarray]) -> list[str | None]:
-        """Each sentence's most confident aspect term, lower-cased; None where it names none."""
-        return [best_term(text, terms) for text, terms in zip(texts, self.terms(texts, spans, vectors), strict=True)]
+        """Each sentence's most confident aspect term, lower-cased; None where it names none. With ``fallback``, a
+        sentence with no tagged term gets its likeliest word when that word's probability of being part of a term
+        is at least ``fallback``: a need is nearly always about something, and on voc_needs dev need sentences
+        the named aspect is then found for 0.595 of them instead of 0.415 (threshold 0.1)."""
+        found, inside = self._decode(texts, spans, vectors)
+        out = [best_term(text, terms) for text, terms in zip(texts, found, strict=True)]
+        for row, term in enumerate(out):
+            if term is None and self.fallback is not None and len(inside[row]):
+                word = int(inside[row].argmax())
+                if inside[row][word] >= self.fallback:
+                    out[row] = texts[row][spans[row][word][0]:spans[row][word][1]].lower()
+        return out
 
     def save(self, directory: str | Path, metadata: dict) -> Path:
         return self.head_.save(directory, {**metadata, "tagger": self.get_params()})

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from pipelines.sources.clean import clean_text
 
 log = logging.getLogger(__name__)
@@ -53,21 +55,29 @@ class LabelledSet:
     eval_only: bool = False
     note: str = ""
     groups: list[str] = field(default_factory=list)  # e.g. the airline of each tweet
+    splits: list[str] = field(default_factory=list)  # a fixed train/dev split shipped with the data (voc_needs)
 
     def part(self, part: str) -> LabelledSet:
-        """The ``train`` or ``dev`` rows; an evaluation-only set has no train rows and is all dev."""
+        """The ``train`` or ``dev`` rows; an evaluation-only set has no train rows and is all dev. A set that ships
+        its own split (``splits``) keeps it; the others split by the hash rule (``is_dev``)."""
         if part not in ("train", "dev", "all"):
             raise ValueError(f"part must be train, dev or all, not {part!r}")
         if part == "all":
             keep = [True] * len(self.texts)
         elif self.eval_only:
             keep = [part == "dev"] * len(self.texts)
+        elif self.splits:
+            keep = [split == part for split in self.splits]
         else:
             keep = [is_dev(t) == (part == "dev") for t in self.texts]
-        pick = [i for i, k in enumerate(keep) if k]
+        return self.rows([i for i, k in enumerate(keep) if k])
+
+    def rows(self, pick: list[int]) -> LabelledSet:
+        """The rows at ``pick``, in that order."""
         return LabelledSet(self.name, self.task, [self.texts[i] for i in pick], [self.labels[i] for i in pick],
                            self.level, self.license, self.eval_only, self.note,
-                           [self.groups[i] for i in pick] if self.groups else [])
+                           [self.groups[i] for i in pick] if self.groups else [],
+                           [self.splits[i] for i in pick] if self.splits else [])
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -100,6 +110,15 @@ def tweeteval_sentiment(data_dir: Path) -> LabelledSet:
     return LabelledSet("tweeteval", "sentiment", [clean_text(t, social=True) for t in texts],
                        [SENTIMENT_LABELS[int(c)] for c in codes], eval_only=True,
                        license="TweetEval terms (Twitter content; research use)")
+
+
+def semeval_tweet_sentiment(data_dir: Path) -> LabelledSet:
+    """SemEval 2013–2016 Twitter sentiment (TweetEval's val and test tweets already removed, see SOURCE.md)."""
+    rows = _csv_rows(data_dir / "semeval_twitter_sentiment" / "train.tsv", delimiter="\t")
+    rows = [r for r in rows if r["label"] in SENTIMENT_LABELS]
+    return LabelledSet("semeval_tweets", "sentiment", [clean_text(r["text"], social=True) for r in rows],
+                       [r["label"] for r in rows], license="SemEval task organisers (research use; Twitter terms)",
+                       groups=[r["collection"] for r in rows])
 
 
 def sst2_sentiment(data_dir: Path, limit: int = 8000, min_words: int = 6, seed: int = 0) -> LabelledSet:
@@ -178,6 +197,85 @@ def semeval_sentiment(data_dir: Path) -> LabelledSet:
             groups.append(domain)
     return LabelledSet("semeval_absa", "sentiment", texts, labels, groups=groups,
                        license="not stated (SemEval ABSA, research use)")
+
+
+# ---------------------------------------------------------------- voc_needs: the task itself
+
+VOC_NEEDS_LICENSE = "labels: the project's; texts keep their sources' terms (research use, airline CC BY-NC-SA 4.0)"
+
+
+@dataclass(frozen=True)
+class VocSentence:
+    """One sentence of ``voc_needs/sentences.jsonl``, labelled under its GUIDELINES.md."""
+    id: str
+    source: str
+    sentence: str
+    context: str
+    need_kind: str
+    aspect: str
+    aspect_named: bool
+    need: str
+    sentiment: str
+    unsure: bool
+    split: str
+
+
+def voc_sentences(data_dir: str | Path) -> list[VocSentence]:
+    """Every row of voc_needs with its fixed split (``dev``: 718 rows of natural class mix)."""
+    path = _require(Path(data_dir) / "voc_needs" / "sentences.jsonl")
+    fields = VocSentence.__dataclass_fields__
+    with open(path, encoding="utf-8") as fh:
+        return [VocSentence(**{k: v for k, v in json.loads(line).items() if k in fields})
+                for line in fh if line.strip()]
+
+
+def _voc_set(data_dir: Path, task: str, label) -> LabelledSet:
+    rows = voc_sentences(data_dir)
+    return LabelledSet("voc_needs", task, [r.sentence for r in rows], [label(r) for r in rows],
+                       license=VOC_NEEDS_LICENSE, groups=[r.source for r in rows], splits=[r.split for r in rows])
+
+
+def voc_need_kind(data_dir: Path) -> LabelledSet:
+    return _voc_set(data_dir, "needs", lambda r: r.need_kind)
+
+
+def voc_sentiment(data_dir: Path) -> LabelledSet:
+    return _voc_set(data_dir, "sentiment", lambda r: r.sentiment)
+
+
+def voc_aspect_kind(data_dir: Path) -> LabelledSet:
+    """Need sentences only: is the aspect named by words of the sentence (explicit) or only implied (implicit)?"""
+    need = voc_need_kind(data_dir)
+    rows = voc_sentences(data_dir)
+    keep = [i for i, r in enumerate(rows) if r.need_kind != "none" and r.aspect]
+    labelled = need.rows(keep)
+    labelled.task, labelled.labels = "implicit_aspect", ["explicit" if rows[i].aspect_named else "implicit"
+                                                         for i in keep]
+    return labelled
+
+
+def held_out_keys(data_dir: str | Path) -> set[str]:
+    """Normalized voc_needs dev sentences: the texts of every other set that contain one are never trained on,
+    so the dev figures of the task itself stay clean (voc_needs was drawn from those sets' rows)."""
+    return {text_key(r.sentence) for r in voc_sentences(data_dir) if r.split == "dev"} - {""}
+
+
+def containing(texts: list[str], keys: set[str], min_words: int = 4) -> set[int]:
+    """Rows of ``texts`` whose normalized form is one of ``keys`` or contains one of at least ``min_words`` words as
+    a run of whole words (a short key such as "thank you" would match thousands of unrelated texts)."""
+    if not keys or not texts:
+        return set()
+    normalized = [f" {text_key(t)} " for t in texts]
+    found = {i for i, n in enumerate(normalized) if n[1:-1] in keys}
+    starts = np.cumsum([0] + [len(n) for n in normalized[:-1]])
+    joined = "".join(normalized)
+    for key in (k for k in keys if k.count(" ") + 1 >= min_words):
+        needle = f" {key} "
+        at = joined.find(needle)
+        while at != -1:
+            found.add(int(np.searchsorted(starts, at, side="right")) - 1)
+            at = joined.find(needle, at + 1)
+    return found
 
 
 # ---------------------------------------------------------------- needs
@@ -275,6 +373,10 @@ def acos_implicit(data_dir: Path) -> LabelledSet:
 
 
 READERS: dict[str, Callable[[Path], LabelledSet]] = {
+    "needs/voc_needs": voc_need_kind,
+    "sentiment/voc_needs": voc_sentiment,
+    "implicit_aspect/voc_needs": voc_aspect_kind,
+    "sentiment/semeval_tweets": semeval_tweet_sentiment,
     "sentiment/airline_tweets": airline_sentiment,
     "sentiment/tweeteval": tweeteval_sentiment,
     "sentiment/sst2": sst2_sentiment,
@@ -297,9 +399,20 @@ def load(name: str, data_dir: str | Path, part: str = "all") -> LabelledSet:
     return READERS[name](Path(data_dir)).part(part)
 
 
-def training_sets(task: str, data_dir: str | Path) -> list[LabelledSet]:
-    """The train rows of every trainable set of a task (evaluation-only sets contribute nothing)."""
-    sets = [load(name, data_dir, "train") for name in READERS if name.startswith(task + "/")]
+def training_sets(task: str, data_dir: str | Path, names: tuple[str, ...] | None = None) -> list[LabelledSet]:
+    """The train rows of every trainable set of a task (or of the sets ``names``; evaluation-only sets contribute
+    nothing); rows that contain a voc_needs dev sentence are left out (``held_out_keys``)."""
+    held_out = held_out_keys(data_dir)
+    sets = []
+    for name in READERS:
+        if not name.startswith(task + "/") or (names is not None and name.split("/", 1)[1] not in names):
+            continue
+        train = load(name, data_dir, "train")
+        if name.endswith("/voc_needs"):
+            sets.append(train)
+            continue
+        leaked = containing(train.texts, held_out)
+        sets.append(train.rows([i for i in range(len(train)) if i not in leaked]))
     return [s for s in sets if len(s)]
 
 
@@ -312,15 +425,26 @@ class AspectTermSet:
     license: str = "not stated (SemEval ABSA, ACOS; research use)"
     kept_out: list[str] = field(default_factory=list)  # "file:place: why" of each sentence left out as malformed
 
+    splits: list[str] = field(default_factory=list)  # per sentence where the data fixes it ("" = hash rule)
+
     def part(self, part: str) -> AspectTermSet:
         if part not in ("train", "dev"):
             raise ValueError(f"part must be train or dev, not {part!r}")
-        pick = [i for i, text in enumerate(self.texts) if is_dev(text) == (part == "dev")]
+        splits = self.splits or [""] * len(self.texts)
+        pick = [i for i, (text, split) in enumerate(zip(self.texts, splits, strict=True))
+                if (split == part if split else is_dev(text) == (part == "dev"))]
+        return self.rows(pick)
+
+    def rows(self, pick) -> AspectTermSet:
         return AspectTermSet([self.texts[i] for i in pick], [self.targets[i] for i in pick],
-                             [self.sources[i] for i in pick], self.license, self.kept_out)
+                             [self.sources[i] for i in pick], self.license, self.kept_out,
+                             [self.splits[i] for i in pick] if self.splits else [])
 
     def first(self, n: int) -> AspectTermSet:
-        return AspectTermSet(self.texts[:n], self.targets[:n], self.sources[:n], self.license, self.kept_out)
+        return self.rows(range(min(n, len(self.texts))))
+
+    def of_source(self, prefix: str) -> AspectTermSet:
+        return self.rows([i for i, source in enumerate(self.sources) if source.startswith(prefix)])
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -368,7 +492,35 @@ def aspect_terms(data_dir: str | Path) -> AspectTermSet:
         log.warning("%d aspect-term sentences left out as malformed, e.g. %s", len(kept_out), kept_out[0])
     if not texts:
         raise FileNotFoundError(f"no SemEval/ACOS files under {root}: see models/README.md for the data layout")
-    return AspectTermSet(texts, targets, sources, kept_out=kept_out)
+    splits = [""] * len(texts)
+    voc = voc_aspect_spans(data_dir)
+    held_out = held_out_keys(data_dir)
+    leaked = containing(texts, held_out)
+    keep = [i for i in range(len(texts)) if i not in leaked]
+    semeval = AspectTermSet(texts, targets, sources, kept_out=kept_out, splits=splits).rows(keep)
+    return AspectTermSet(semeval.texts + voc.texts, semeval.targets + voc.targets, semeval.sources + voc.sources,
+                         kept_out=kept_out, splits=semeval.splits + voc.splits)
+
+
+def voc_aspect_spans(data_dir: str | Path) -> AspectTermSet:
+    """The named aspects of voc_needs need sentences as character spans (its first case-insensitive occurrence as
+    whole words), with voc_needs' own split. A need whose aspect is only implied names no term (no span); a named
+    aspect that is not a verbatim phrase of its sentence cannot be placed and the sentence is left out."""
+    texts, targets, sources, splits = [], [], [], []
+    for row in voc_sentences(data_dir):
+        if row.need_kind == "none" or not row.aspect:
+            continue
+        spans = []
+        if row.aspect_named:
+            found = re.search(rf"(?<!\w){re.escape(row.aspect)}(?!\w)", row.sentence, re.IGNORECASE)
+            if not found:
+                continue
+            spans = [found.span()]
+        texts.append(row.sentence)
+        targets.append(spans)
+        sources.append(f"voc_needs:{row.source}")
+        splits.append(row.split)
+    return AspectTermSet(texts, targets, sources, splits=splits)
 
 
 def _checked_span(start: str | None, end: str | None, text: str) -> tuple[int, int]:

@@ -99,11 +99,13 @@ class SentenceEncoder:
         if adapter == "default":
             adapter = default_adapter() if self.model == DEFAULT_ENCODER else None
         self.adapter_ = adapter
+        self.weights_key_ = self.base_version_  # names exports and token tables: the version and the weights' digest
         if adapter:
             from models import adapter as lora
 
             config = lora.verified_config(adapter, self.base_version_)
             self.version_ = f"{self.version_}+{config['name']}@{config['version']}"
+            self.weights_key_ = f"{self.version_}#{'/'.join(sorted(config['sha256'].values()))[:64]}"
         self.dim_ = int(AutoConfig.from_pretrained(self.source_).hidden_size)
         self.numerics_ = "int8" if backend == "onnx-int8" else precision
         self._pooled = self._load_pooled() if backend == "torch" else None  # its errors belong here, not mid-run
@@ -112,7 +114,7 @@ class SentenceEncoder:
             self._load_static()
         elif backend != "torch":
             try:
-                path = exported_model(lambda: self.pooled_, self.tokenizer_, self.version_, self.numerics_)
+                path = exported_model(lambda: self.pooled_, self.tokenizer_, self.weights_key_, self.numerics_)
                 self.onnx_ = OnnxRunner(path, threads or torch.get_num_threads())
             except Exception as exc:  # any exporter or runtime failure: the torch path computes the same thing
                 if self.backend != "auto":
@@ -159,7 +161,7 @@ class SentenceEncoder:
         if config["encoder"] != self.version_:
             raise ValueError(f"the static projection {directory} was made from {config['encoder']}, not from "
                              f"{self.version_}: run `unmet train --encoder-backend static`")
-        cache = cache_dir().parent / "static" / cache_name(self.version_, config)
+        cache = cache_dir().parent / "static" / cache_name(self.weights_key_, config)
         table = token_table(lambda: self.pooled_, self.tokenizer_, self.device, projection, cache)
         self.static_ = StaticRunner(table, self.tokenizer_, self.max_length)
         self.version_ = f"{self.version_}+{NAME}@{config['version']}"

@@ -9,6 +9,7 @@ the sentence probabilities), so the figure is what a product team gets from the 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,29 +37,45 @@ class Benchmark:
     binary: bool = False  # sentiment scored negative vs positive only (rows labelled neutral left out)
     anchor: str = ""
     target: float | None = None
+    group: str = ""  # only the rows of this group (voc_needs: the source a sentence came from)
 
     @property
     def task(self) -> str:
         return self.sets[0].split("/")[0]
 
 
+VOC = ("needs/voc_needs",)
 TARGETS = (
+    Benchmark("need kind (voc_needs dev)", VOC, "macro_f1", anchor="the task itself (GUIDELINES.md)", target=0.85),
+    Benchmark("explicit need (voc_needs dev)", VOC, "f1:explicit", target=0.85),
+    Benchmark("implicit need (voc_needs dev)", VOC, "f1:implicit", target=0.85),
+    Benchmark("no need (voc_needs dev)", VOC, "f1:none", target=0.90),
+    Benchmark("sentence sentiment (voc_needs dev)", ("sentiment/voc_needs",), "macro_f1", target=0.85),
     Benchmark("tweet sentiment (TweetEval val)", ("sentiment/tweeteval",), "macro_recall",
               anchor="VADER ≈ 0.60, RoBERTa-base 0.71 (test)", target=0.70),
     Benchmark("airline tweet sentiment", ("sentiment/airline_tweets",), "macro_f1", anchor="TF-IDF + LR ≈ 0.76",
-              target=0.80),
+              target=0.82),
     Benchmark("review sentiment: Amazon ≤2★ vs ≥4★", ("sentiment/amazon_reviews",), "macro_f1", level="document",
               binary=True, anchor="VADER ≈ 0.86", target=0.92),
     Benchmark("review sentiment: SemEval sentence polarity", ("sentiment/semeval_absa",), "macro_f1", binary=True,
               target=0.92),
     Benchmark("explicit need (app reviews: Feature/FEATURE)", ("needs/maalej2016", "needs/clap2017"),
               "f1:explicit", anchor="published RE classifiers 0.6–0.8", target=0.80),
+    Benchmark("explicit need (Maalej 2016: Feature)", ("needs/maalej2016",), "f1:explicit", target=0.75),
+    Benchmark("explicit need (CLAP: FEATURE)", ("needs/clap2017",), "f1:explicit", target=0.75),
     Benchmark("implicit need (app reviews: Bug + problem classes)", ("needs/maalej2016", "needs/clap2017"),
               "f1:implicit", anchor="≈ 0.85", target=0.88),
     Benchmark("implicit aspects (SemEval-2016 REST, NULL target)", ("implicit_aspect/semeval16_rest",),
               "f1:implicit", anchor="none published"),
 )
+VOC_SOURCES = ("amazon_device_reviews", "airline_tweets", "clap2017_app_reviews", "maalej2016_app_reviews",
+               "semeval_absa_2016_train", "urr2017_app_reviews")
 SUPPLEMENTARY = (
+    *(Benchmark(f"need kind (voc_needs dev: {source})", VOC, "macro_f1", group=source) for source in VOC_SOURCES),
+    *(Benchmark(f"{kind} need, {part} (voc_needs dev)", VOC, f"{part}:{kind}") for kind in ("explicit", "implicit")
+      for part in ("precision", "recall")),
+    Benchmark("aspect named or implied (voc_needs dev need sentences)", ("implicit_aspect/voc_needs",),
+              "f1:implicit"),
     Benchmark("explicit need, document level (app reviews)", ("needs/maalej2016", "needs/clap2017"),
               "f1:explicit", level="document"),
     Benchmark("implicit need, document level (app reviews)", ("needs/maalej2016", "needs/clap2017"),
@@ -98,10 +115,18 @@ class Result:
                 "met": self.met, **self.scored.as_dict()}
 
 
+CUES = {"a contrast ('but')": r"\bbut\b", "a negation ('not', 'n't', 'no')": r"\bnot\b|n't\b|\bno\b",
+        "a wish ('wish')": r"\bwish"}
+
+
+def aggregate_kind(kinds: Sequence[str]) -> str:
+    """A document's need kind from its sentences' kinds: explicit over implicit over none."""
+    return "explicit" if "explicit" in kinds else "implicit" if "implicit" in kinds else "none"
+
+
 def aggregate_needs(probabilities: np.ndarray, classes: Sequence[str]) -> str:
     """A document's need kind from its sentences' probabilities (the rule in the module docstring)."""
-    kinds = {classes[i] for i in probabilities.argmax(axis=1)}
-    return "explicit" if "explicit" in kinds else "implicit" if "implicit" in kinds else "none"
+    return aggregate_kind([classes[i] for i in probabilities.argmax(axis=1)])
 
 
 class Evaluator:
@@ -124,9 +149,7 @@ class Evaluator:
             dev = datasets.load(name, self.data_dir, "dev")
             if self.limit and len(dev) > self.limit:
                 rows = np.random.default_rng(self.seed).choice(len(dev), self.limit, replace=False)
-                dev = datasets.LabelledSet(dev.name, dev.task, [dev.texts[i] for i in sorted(rows)],
-                                           [dev.labels[i] for i in sorted(rows)], dev.level, dev.license,
-                                           dev.eval_only, dev.note)
+                dev = dev.rows(sorted(rows))
             self._sets[name] = dev
         return self._sets[name]
 
@@ -154,8 +177,9 @@ class Evaluator:
             classes, probs = probabilities[b.task]
             for name in b.sets:
                 dev = self.dev_set(name)
-                for text, label in zip(dev.texts, dev.labels, strict=True):
-                    if b.binary and label not in BINARY_SENTIMENT:
+                groups = dev.groups or [""] * len(dev.texts)
+                for text, label, group in zip(dev.texts, dev.labels, groups, strict=True):
+                    if (b.binary and label not in BINARY_SENTIMENT) or (b.group and group != b.group):
                         continue
                     rows = sentences_of.get(text, []) if b.level == "document" else [row_of[text]]
                     truth.append(label)
@@ -164,12 +188,62 @@ class Evaluator:
             results.append(Result(b, score(truth, predicted, labels, self.n_boot, self.seed), truth, predicted))
         return results
 
+    def voc_needs(self) -> dict:
+        """What the warehouse would store for each voc_needs dev sentence run as one document through the analyzer
+        (split, encode, heads, aspects): named-aspect match (the stored aspect shares a word with the annotated one,
+        over need sentences whose aspect is named), implied-aspect match (over those whose aspect is implied), and
+        need kind and sentiment accuracy of the sentences with a contrast, a negation or a wish."""
+        from models.implied_aspects import shares_a_word
+
+        dev = [r for r in datasets.voc_sentences(self.data_dir) if r.split == "dev"]
+        if self.limit and len(dev) > self.limit:
+            dev = [dev[i] for i in sorted(np.random.default_rng(self.seed).choice(len(dev), self.limit, False))]
+        batch = self.analyzer.analyze([r.id for r in dev], [r.sentence for r in dev], ["en"] * len(dev))
+        stored = batch.sentences.select(["feedback_id", "need_kind", "aspect", "aspect_kind", "sentiment"]).to_pylist()
+        by_id: dict[str, list[dict]] = {}
+        for row in stored:
+            by_id.setdefault(row["feedback_id"], []).append(row)
+        out = {}
+        for named, title in ((True, "named aspect found"), (False, "implied aspect found")):
+            rows = [r for r in dev if r.need_kind != "none" and r.aspect and r.aspect_named == named]
+            hits = [any(shares_a_word(s["aspect"], r.aspect) for s in by_id.get(r.id, [])) for r in rows]
+            as_need = [any(s["need_kind"] != "none" and shares_a_word(s["aspect"], r.aspect)
+                           for s in by_id.get(r.id, [])) for r in rows]
+            out[title] = self._share(hits)
+            out[f"{title}, on a sentence stored as a need"] = self._share(as_need)
+        listed = {}
+        for cue, pattern in CUES.items():
+            rows = [r for r in dev if re.search(pattern, r.sentence, re.IGNORECASE)]
+            kinds = [aggregate_kind([s["need_kind"] for s in by_id.get(r.id, [])]) for r in rows]
+            polarities = [self._sentence_sentiment(by_id.get(r.id, [])) for r in rows]
+            out[f"sentences with {cue}"] = {
+                "need kind": self._share([k == r.need_kind for k, r in zip(kinds, rows, strict=True)]),
+                "sentiment": self._share([p == r.sentiment for p, r in zip(polarities, rows, strict=True)])}
+            listed[cue] = [{"sentence": r.sentence, "need_kind": r.need_kind, "predicted": k, "sentiment": r.sentiment,
+                            "predicted_sentiment": p} for r, k, p in zip(rows, kinds, polarities, strict=True)]
+        return {"measures": out, "cue_sentences": listed}
+
+    @staticmethod
+    def _sentence_sentiment(rows: list[dict]) -> str:
+        kinds = [r["sentiment"] for r in rows]
+        return max(set(kinds), key=kinds.count) if kinds else "neutral"
+
+    def _share(self, hits: list[bool]) -> dict:
+        hits = np.asarray(hits, dtype=float)
+        if not len(hits):
+            return {"value": float("nan"), "ci95": [float("nan")] * 2, "n": 0}
+        rng = np.random.default_rng(self.seed)
+        draws = [hits[rng.integers(0, len(hits), len(hits))].mean() for _ in range(self.n_boot)] or [hits.mean()]
+        return {"value": float(hits.mean()), "ci95": [float(np.percentile(draws, 2.5)),
+                                                      float(np.percentile(draws, 97.5))], "n": int(len(hits))}
+
     def aspect_terms(self) -> dict:
         """The aspect-term tagger and the parse rules on the SemEval/ACOS dev spans (``models.aspect_terms``);
         a random ``limit`` sentences for quick runs."""
         from models.aspect_terms import evaluate
 
         dev = datasets.aspect_terms(self.data_dir).part("dev")
+        dev = dev.rows([i for i, source in enumerate(dev.sources) if not source.startswith("voc_needs")])
         rows = range(len(dev))
         if self.limit and len(dev) > self.limit:
             rows = sorted(np.random.default_rng(self.seed).choice(len(dev), self.limit, replace=False))

@@ -84,6 +84,14 @@ def implicit_aspect_head(path: str | Path | None = None, encoder: str | None = N
     return LinearHead.load(path or artifact_dir("implicit_aspect", encoder=encoder))
 
 
+@register("unmet.implied_aspects.v1")
+def implied_aspects(path: str | Path | None = None, encoder: str | None = None):
+    """The aspect a need sentence implies without naming it, voted by its nearest voc_needs neighbours."""
+    from models.implied_aspects import ImpliedAspects
+
+    return ImpliedAspects.load(path or artifact_dir("implied_aspects", encoder=encoder))
+
+
 @register("unmet.aspect_terms.v1")
 def aspect_term_tagger(path: str | Path | None = None, encoder: str | None = None):
     """The aspect term a sentence names, tagged on the encoder's token states (models.aspect_terms)."""

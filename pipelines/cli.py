@@ -38,15 +38,41 @@ def _print_table(con, sql, params=None, fmt: str = "table", title: str | None = 
         writer.writerow(columns)
         writer.writerows(rows)
         return
+    cells = [["" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in row] for row in rows]
+    if not sys.stdout.isatty():  # captured or piped: one line per row, never a frame folded to the wrong width
+        print(plain_table(columns, cells, title))
+        return
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title, show_lines=False)
     for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*["" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
-    Console(width=max(120, Console().width)).print(table)
+        table.add_column(column, overflow="ellipsis", no_wrap=True, max_width=MAX_CELL, min_width=min(len(column), 12))
+    for row in cells:
+        table.add_row(*row)
+    Console().print(table)
+
+
+MAX_CELL = 40  # characters of a value shown in a table; --format csv or json prints every value whole
+
+
+def clipped(value: str, width: int = MAX_CELL) -> str:
+    """One line of at most ``width`` characters, an ellipsis where it was cut."""
+    value = " ".join(value.split())
+    return value if len(value) <= width else value[:width - 1] + "…"
+
+
+def plain_table(columns: list[str], rows: list[list[str]], title: str | None = None) -> str:
+    """Columns padded to their widest (clipped) value, two spaces apart: a header line, a rule, one line per row."""
+    header = [clipped(c) for c in columns]
+    body = [[clipped(v) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(row[i]) for row in body]) for i, h in enumerate(header)]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+
+    lines = ([title] if title else []) + [line(header), line(["-" * w for w in widths])] + [line(r) for r in body]
+    return "\n".join(lines)
 
 
 TOP_NEEDS_SQL = """
@@ -70,7 +96,16 @@ def add_encoder_runtime_options(parser) -> None:
 
 def cmd_run(args) -> int:
     from pipelines.flows import feedback_pipeline
+    from pipelines.flows.ingest import expand_inputs
+    from pipelines.sources import IngestOptions
+    from pipelines.sources.adapters import check_mapped_fields
+    from pipelines.sources.normalize import check_mapping
     from pipelines.storage import connect
+
+    if args.map:  # the flow checks the same; here the error is one line, before Prefect starts
+        check_mapped_fields(args.map)
+        for path in expand_inputs(args.inputs):
+            check_mapping(path, IngestOptions(fmt=args.format, column_map=args.map))
 
     result = feedback_pipeline(
         inputs=args.inputs, db_path=str(args.db), source_kind=args.source_kind, source_name=args.source_name,
@@ -199,9 +234,11 @@ def cmd_train(args) -> int:
     if args.finetune:
         from models.finetune import finetune_encoder
 
-        tuned = finetune_encoder(args.data_dir, args.version, out_dir=out, epochs=args.epochs, limit=args.limit,
-                                 extra=corrections, overwrite=args.overwrite)
-        print(f"encoder adapter: {tuned['steps']} steps in {tuned['seconds']:.0f}s → {tuned['path']}")
+        tuned = finetune_encoder(args.data_dir, args.version, out_dir=out, mode=args.finetune_mode,
+                                 rank=args.rank, epochs=args.epochs, limit=args.limit, extra=corrections,
+                                 overwrite=args.overwrite)
+        print(f"encoder ({args.finetune_mode}): {tuned['steps']} steps, {tuned['texts']} texts in "
+              f"{tuned['seconds']:.0f}s on {tuned['where']} → {tuned['path']}")
         adapter = tuned["path"]
     results = train_heads(args.data_dir, args.version, out_dir=out, encoder=args.encoder, adapter=adapter,
                           tasks=tuple(args.heads.split(",")), backend=args.encoder_backend,
@@ -238,9 +275,15 @@ def cmd_eval(args) -> int:
     except FileNotFoundError as exc:  # the sentence benchmarks stand on their own
         aspects = {}
         print(f"aspect terms not scored: {exc}", file=sys.stderr)
+    try:
+        voc = evaluator.voc_needs()
+    except FileNotFoundError as exc:
+        voc = {}
+        print(f"voc_needs aspects not scored: {exc}", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps({"models": analyzer.versions, "throughput": evaluator.throughput,
-                                         "results": [r.as_dict() for r in results], "aspect_terms": aspects},
+                                         "results": [r.as_dict() for r in results], "aspect_terms": aspects,
+                                         "voc_needs": voc},
                                         indent=1) + "\n")
     from rich.console import Console
     from rich.table import Table
@@ -260,12 +303,35 @@ def cmd_eval(args) -> int:
             interval = f" ({m['f1_ci95'][0]:.3f}–{m['f1_ci95'][1]:.3f})" if "f1_ci95" in m else ""
             terms.add_row(method, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}{interval}")
         console.print(terms)
+    if voc:
+        console.print(_voc_table(voc))
     print("models: " + ", ".join(f"{k} {v}" for k, v in analyzer.versions.items()))
     t = evaluator.throughput
     print(f"throughput: {t['sentences']} sentences through the shared encoder and {len(analyzer.heads)} heads in "
           f"{t['seconds']:.1f}s = {t['sentences_per_s']:.0f} sentences/s ({t['device']}, {t['threads']} threads); "
           f"eval total {time.perf_counter() - started:.0f}s")
     return 0
+
+
+def _voc_table(voc: dict):
+    """voc_needs dev sentences run as documents: aspects found, and accuracy where a contrast, negation or wish
+    makes a sentence hard."""
+    from rich.table import Table
+
+    def cell(m: dict) -> str:
+        return f"{m['value']:.3f} ({m['ci95'][0]:.3f}–{m['ci95'][1]:.3f})" if m["n"] else "–"
+
+    table = Table(title="voc_needs dev, each sentence run as one document (what the warehouse stores); 95 % CI")
+    for column in ("measure", "value (95 % CI)", "n", "target"):
+        table.add_column(column, overflow="fold")
+    for title, m in voc["measures"].items():
+        if "value" in m:
+            table.add_row(title + " (shares a word with the annotated aspect)", cell(m), str(m["n"]),
+                          "≥ 0.75" if title == "named aspect found" else "report")
+        else:
+            for measure, sub in m.items():
+                table.add_row(f"{measure} accuracy, {title}", cell(sub), str(sub["n"]), "report")
+    return table
 
 
 def cmd_label(args) -> int:
@@ -321,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reread", action="store_true",
                      help="read every input part again, even those already ingested with the same options")
     run.add_argument("--keep-handles", action="store_true",
-                     help="do not mask @handles in social posts (other personal data is always masked)")
+                     help="do not mask @handles (in reviews and social posts; other personal data is always masked)")
     run.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                      help="if another run holds the database, wait this long for it instead of refusing")
     run.set_defaults(handler=cmd_run)
@@ -372,7 +438,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--encoder", help="HF model id or path (default: packaged MiniLM)")
     train.add_argument("--finetune", action="store_true",
                        help="first tune a multi-task LoRA adapter of the encoder (minutes to an hour on CPU)")
-    train.add_argument("--epochs", type=int, default=2, help="adapter epochs (with --finetune)")
+    train.add_argument("--epochs", type=int, default=4, help="encoder tuning epochs (with --finetune)")
+    train.add_argument("--finetune-mode", choices=["full", "lora"], default="full",
+                       help="full: every transformer layer, stored as an fp16 delta (default); lora: low-rank adapter")
+    train.add_argument("--rank", type=int, default=32, help="LoRA rank (with --finetune-mode lora)")
     train.add_argument("--corrections-db", type=Path, help="also learn from the human_labels of this warehouse")
     train.add_argument("--limit", type=int, help="at most this many rows per labelled set (quick runs)")
     train.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the model card")

@@ -82,4 +82,23 @@ def build(root: Path, n: int = 30) -> Path:
     write_csv(root / "urr2017_app_reviews" / "golden_set.csv", ["reviewText", "class1", "class2"],
               [[t, "ERROR", ""] for t in bad] + [[t, "OTHER", ""] for t in good] + [["Café UI", "UI", ""]],
               encoding="latin-1")
+    write_csv(root / "semeval_twitter_sentiment" / "train.tsv", ["tweet_id", "label", "text", "collection"],
+              [[i, label, f"{t} #now", "twitter-2016train"] for i, (t, label) in
+               enumerate([(t, "negative") for t in bad] + [(t, "neutral") for t in neutral]
+                         + [(t, "positive") for t in good])], delimiter="\t")
+    voc = root / "voc_needs" / "sentences.jsonl"
+    voc.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for kind, texts, sentiment in (("explicit", wish, "neutral"), ("implicit", bad, "negative"),
+                                   ("none", good, "positive"), ("none", neutral, "neutral")):
+        for t in texts:
+            thing = next((w for w in sorted(THINGS, key=len, reverse=True) if w in t), "")
+            implied = kind == "implicit" and len(rows) % 4 == 0  # "It died after an hour." names no battery
+            sentence = f"It {t.split(' ', 2)[2].rstrip('.')} on day {len(rows)}." if implied else t
+            rows.append({"id": f"n{len(rows):05d}", "source": "maalej2016_app_reviews", "doc": str(len(rows)),
+                         "sentence": sentence, "context": t, "need_kind": kind,
+                         "aspect": thing if kind != "none" else "", "aspect_named": kind != "none" and not implied,
+                         "need": f"better {thing}" if kind != "none" else "", "sentiment": sentiment,
+                         "unsure": False, "split": "dev" if len(rows) % 5 == 0 else "train", "sampled": "random"})
+    voc.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return root

@@ -111,7 +111,7 @@ def test_the_pipeline_tags_aspects_without_parsing(monkeypatch):
     by_text = {r["text"]: r for r in rows}
     assert by_text["The batteries died halfway through my commute."]["aspect"] == "battery"
     assert by_text["Please add a sleep timer."]["aspect"] == "sleep timer"
-    assert by_text["I love it."]["aspect"] is None  # not a need: no aspect kept
+    assert by_text["I love it."]["aspect"] is None  # names nothing
     assert {r["aspect_model"] for r in rows} == {analyzer.versions["aspects"]}
 
 
@@ -176,3 +176,46 @@ def test_malformed_aspect_annotations_are_kept_out_with_where_and_why(tmp_path, 
     assert "aspect tokens 3,9 lie outside the 5-token text" in why and "'x,y' is not 'first,end'" in why
     assert terms.part("dev").kept_out == terms.kept_out
     assert "4 aspect-term sentences left out as malformed" in caplog.text
+
+
+def test_a_need_that_names_no_aspect_stores_the_implied_one_as_implicit():
+    from models.analyzer import resolve_aspects
+
+    named = ["battery", None, "screen", "app", None, "lamp"]
+    kinds = ["explicit", "explicit", "implicit", "implicit", "implicit", None]
+    p_implicit = np.array([0.1, 0.2, 0.95, 0.6, 0.9, 0.99])
+    implied = ["power", "delivery", "weight", "speed", None, None]
+    aspects, resolved = resolve_aspects(named, kinds, p_implicit, implied, need_rows=[0, 1, 2, 3, 4])
+    assert aspects == ["battery", "delivery", "weight", "app", None, "lamp"]  # named wins unless the head is sure
+    assert resolved == ["explicit", "implicit", "implicit", "explicit", "implicit", None]  # row 5: not a need
+
+
+def test_the_pipeline_stores_implied_aspects_of_needs():
+    from models.analyzer import Analyzer
+
+    analyzer = Analyzer()
+    assert analyzer.versions["implied_aspects"].startswith("unmet.implied_aspects.v1@")
+    batch = analyzer.analyze(["a", "b"], ["Way too expensive for what you get.", "Great product."], ["en", "en"])
+    rows = {r["text"]: r for r in batch.sentences.to_pylist()}
+    assert rows["Way too expensive for what you get."]["need_kind"] == "implicit"
+    assert rows["Way too expensive for what you get."]["aspect"] == "price"
+    assert rows["Way too expensive for what you get."]["aspect_kind"] == "implicit"
+    assert rows["Great product."]["need_kind"] == "none" and rows["Great product."]["aspect_kind"] is None
+
+
+def test_the_fallback_names_the_likeliest_word_of_a_sentence_with_no_tagged_term():
+    from models.aspect_terms import AspectTermTagger
+    from models.heads import LinearHead
+
+    head = LinearHead(features=("word", "previous_word", "next_word"))
+    head.classes_ = np.array(["B", "I", "O"])
+    head.coef_ = np.zeros((3, 6), dtype=np.float32)
+    head.coef_[0, 0] = 1.5  # "B" rises with the first dimension of the word itself
+    head.intercept_ = np.array([0.0, 0.0, 2.0], dtype=np.float32)
+    head.n_features_in_ = 6
+    text, spans, vectors = "battery dies", [(0, 7), (8, 12)], np.array([[1.0, 0.0], [0.0, 0.0]])
+    for fallback, expected in ((None, None), (0.5, None), (0.3, "battery")):
+        tagger = AspectTermTagger(fallback=fallback)
+        tagger.head_, tagger.classes_ = head, head.classes_
+        assert tagger.terms([text], [spans], [vectors]) == [[]]  # every word is "O": no term tagged
+        assert tagger([text], [spans], [vectors]) == [expected]

@@ -139,6 +139,38 @@ def test_cli_query_is_read_only_and_refuses_files(sample_db, capsys):
     assert main(["status", "--db", str(db)]) == 0
 
 
+def test_cli_query_prints_one_line_per_row_when_piped(sample_db, capsys):
+    db, _ = sample_db
+    sql = "SELECT * FROM v_need_mentions ORDER BY mention_id LIMIT 15"
+    assert main(["query", sql, "--db", str(db)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 + 15  # header, rule, rows: no frame folded to a console width
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        columns = [d[0] for d in con.execute(sql).description]
+        longest = max(len(r[0] or "") for r in con.execute("SELECT sentence FROM v_need_mentions").fetchall())
+    assert lines[0].split() == columns  # headers whole, in order
+    assert longest > 40 and any("…" in line for line in lines[2:])  # long values clipped, with an ellipsis
+    assert main(["query", sql, "--db", str(db), "--format", "csv"]) == 0
+    assert "…" not in capsys.readouterr().out  # the full values
+
+
+def test_outliers_are_minus_one_in_the_mentions_view_as_its_comment_says(sample_db):
+    import duckdb
+
+    db, _ = sample_db
+    with duckdb.connect(str(db), read_only=True) as con:
+        n_outliers = con.execute("SELECT count(*) FROM theme_assignments WHERE theme_id = -1 AND theme_fit_id = "
+                                 "(SELECT theme_fit_id FROM v_latest_theme_fit)").fetchone()[0]
+        shown = con.execute("SELECT count(*) FROM v_need_mentions WHERE theme_id = -1").fetchone()[0]
+        unassigned = con.execute("SELECT count(*) FROM v_need_mentions WHERE theme_id IS NULL").fetchone()[0]
+        comment = con.execute("SELECT comment FROM duckdb_columns() WHERE table_name = 'v_need_mentions' "
+                              "AND column_name = 'theme_id'").fetchone()[0]
+    assert n_outliers > 0 and shown == n_outliers and unassigned == 0
+    assert "-1 = fits no theme" in comment
+
+
 def test_cli_errors_are_clear(tmp_path, capsys):
     assert main(["query", "SELECT 1", "--db", str(tmp_path / "none.duckdb")]) == 2
     assert "no database" in capsys.readouterr().err

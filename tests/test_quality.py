@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from labelled_fixture import build
+from labelled_fixture import THINGS, build
 
 from models import adapter, datasets
 from models.evaluation import TARGETS, Benchmark, Evaluator, aggregate_needs, compare
@@ -185,6 +185,86 @@ def test_adapter_trains_saves_merges_and_reproduces(tmp_path):
         adapter.merge(BertModel(config), tmp_path / "a", "tiny")
 
 
+def test_full_finetune_delta_saves_merges_and_reproduces(tmp_path):
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=32)
+    torch.manual_seed(0)
+    model = BertModel(config).eval()
+    base_state = {k: v.clone() for k, v in model.state_dict().items()}
+    names = adapter.unfreeze_layers(model)
+    assert names and all(".layer." in f".{n}" for n in names)
+    assert not model.embeddings.word_embeddings.weight.requires_grad  # embeddings stay frozen: a smaller delta
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    ids = torch.randint(0, 100, (8, 6))
+    target = torch.randn(8, 16)
+    for _ in range(30):  # overfit a target
+        loss = ((model(input_ids=ids).last_hidden_state.mean(1) - target) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        tuned = model(input_ids=ids).last_hidden_state
+    adapter.save_delta(model, base_state, tmp_path / "d", {"name": "t", "version": "2", "base_encoder": "tiny"})
+    assert adapter.read_config(tmp_path / "d")["kind"] == "delta"
+
+    fresh = BertModel(config).eval()
+    fresh.load_state_dict(base_state)
+    with torch.no_grad():
+        assert not torch.allclose(fresh(input_ids=ids).last_hidden_state, tuned, atol=1e-2)
+        adapter.merge(fresh, tmp_path / "d", "tiny")
+        assert torch.allclose(fresh(input_ids=ids).last_hidden_state, tuned, atol=1e-3)  # fp16 differences
+    with pytest.raises(ValueError, match="trained on tiny"):
+        adapter.merge(BertModel(config), tmp_path / "d", "other")
+    blob = bytearray((tmp_path / "d" / adapter.DELTA_FILE).read_bytes())
+    blob[-1] ^= 0xFF
+    (tmp_path / "d" / adapter.DELTA_FILE).write_bytes(bytes(blob))
+    with pytest.raises(IntegrityError, match="modified"):
+        adapter.merge(BertModel(config), tmp_path / "d", "tiny")
+
+
+def test_implied_aspects_vote_of_neighbours_survives_save_and_reload(tmp_path):
+    from models.implied_aspects import ImpliedAspects, shares_a_word
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 24))
+    aspects = ["weight", "delivery", "price"]
+    X = np.vstack([centres[i] + 0.1 * rng.normal(size=(10, 24)) for i in range(3)])
+    y = [a for a in aspects for _ in range(10)]
+    model = ImpliedAspects(k=5).fit(X, y)
+    probe = centres + 0.1 * rng.normal(size=(3, 24))
+    assert model.predict(probe) == aspects
+    assert model.predict(-centres) == [None, None, None]  # unlike every labelled sentence: no aspect, not a guess
+    model.save(tmp_path / "m", {"name": "t", "version": "1", "encoder": "e"})
+    loaded, config = ImpliedAspects.load(tmp_path / "m")
+    assert loaded.predict(probe) == aspects and config["aspects"] == sorted(aspects)
+    with pytest.raises(ValueError, match="expects 24 features"):
+        loaded.predict(np.zeros((1, 8)))
+    assert shares_a_word("batteries", "battery life") and not shares_a_word("screen", "battery")
+    assert not shares_a_word(None, "price")
+
+
+def test_voc_needs_keeps_its_own_split_and_other_sets_never_train_on_its_dev_sentences(labelled):
+    voc = datasets.load("needs/voc_needs", labelled)
+    rows = datasets.voc_sentences(labelled)
+    assert [r.split == "dev" for r in rows] == [t in set(voc.part("dev").texts) for t in voc.texts]
+    dev_sentence = next(r.sentence for r in rows if r.split == "dev" and r.need_kind == "implicit"
+                        and r.aspect_named)  # "The battery died after an hour." is also a Maalej/CLAP text
+    for task in ("needs", "sentiment"):
+        for trained in datasets.training_sets(task, labelled):
+            if trained.name != "voc_needs":
+                assert not any(dev_sentence.lower().rstrip(".") in t.lower() for t in trained.texts), trained.name
+    assert dev_sentence in datasets.load("needs/maalej2016", labelled).texts  # it was there before the filter
+    kinds = datasets.load("implicit_aspect/voc_needs", labelled)
+    assert set(kinds.labels) == {"explicit", "implicit"}
+    spans = datasets.voc_aspect_spans(labelled)
+    named = [(t, s) for t, s in zip(spans.texts, spans.targets, strict=True) if s]
+    assert named and all(t[a:b].lower() in THINGS for t, ((a, b),) in named)
+    tweets = datasets.load("sentiment/semeval_tweets", labelled)
+    assert set(tweets.labels) == set(datasets.SENTIMENT_LABELS)
+
+
 def test_any_hf_classifier_can_be_the_sentiment_head(tmp_path):
     from models.analyzer import Analyzer
     from models.hf_head import HFSentimentHead
@@ -261,15 +341,48 @@ def test_shipped_artifacts_are_small_pickle_free_and_one_pass():
     from models.analyzer import Analyzer
 
     files = [p for p in ARTIFACTS_DIR.rglob("*") if p.is_file()]
-    assert sum(p.stat().st_size for p in files) < 5_000_000
+    assert sum(p.stat().st_size for p in files) <= 40_000_000  # small enough for git (issue: ≤ 40 MB in all)
     assert {p.suffix for p in files} <= {".safetensors", ".json", ".md"}
     analyzer = Analyzer()
     assert set(analyzer.heads) == {"sentiment", "needs", "implicit_aspect"}
-    assert "+unmet.encoder_adapter.v1@" in analyzer.versions["encoder"]
-    assert analyzer.aspect_tagger is not None
+    assert "+unmet.encoder_delta.v2@2.0.0" in analyzer.versions["encoder"]
+    assert analyzer.aspect_tagger is not None and analyzer.implied_aspects is not None
     calls = []
     original = analyzer.encoder._forward
     analyzer.encoder._forward = lambda batch, tokens: calls.append(len(batch["input_ids"])) or original(batch, tokens)
     batch = analyzer.analyze(["a"], ["Please add a timer. The lamp died after a week."], ["en"])
     assert calls == [2]  # one encoder pass over the two sentences serves all three heads and the aspect tagger
     assert batch.sentences.column("need_kind").to_pylist() == ["explicit", "implicit"]
+
+
+class StoresAspects:
+    """Analyzes each voc_needs sentence as one document and stores ``aspect_of(row)`` for it, as the warehouse would."""
+
+    def __init__(self, data_dir, aspect_of):
+        import pyarrow as pa
+
+        self.pa, self.rows = pa, {r.id: r for r in datasets.voc_sentences(data_dir)}
+        self.aspect_of = aspect_of
+
+    def analyze(self, ids, texts, languages):
+        from types import SimpleNamespace
+
+        rows = [self.rows[i] for i in ids]
+        return SimpleNamespace(sentences=self.pa.Table.from_pylist([
+            {"feedback_id": r.id, "need_kind": r.need_kind, "aspect": self.aspect_of(r),
+             "aspect_kind": None if r.need_kind == "none" else "explicit" if r.aspect_named else "implicit",
+             "sentiment": r.sentiment} for r in rows]))
+
+
+def test_voc_needs_aspect_match_is_one_for_the_annotated_aspect_and_zero_for_another(labelled):
+    perfect = Evaluator(StoresAspects(labelled, lambda r: r.aspect or None), labelled, n_boot=20).voc_needs()
+    measures = perfect["measures"]
+    dev_named = sum(r.split == "dev" and r.need_kind != "none" and r.aspect_named
+                    for r in datasets.voc_sentences(labelled))
+    assert measures["named aspect found"]["n"] == dev_named > 0
+    assert measures["named aspect found"]["value"] == measures["implied aspect found"]["value"] == 1.0
+    assert all(m["need kind"]["value"] == 1.0 for title, m in measures.items()
+               if title.startswith("sentences with") and m["need kind"]["n"])
+    wrong = Evaluator(StoresAspects(labelled, lambda r: "zebra"), labelled, n_boot=20).voc_needs()["measures"]
+    assert wrong["named aspect found"]["value"] == wrong["implied aspect found"]["value"] == 0.0
+    assert perfect["cue_sentences"]["a wish ('wish')"]  # the fixture's "I wish the … had an offline option"
