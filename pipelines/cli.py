@@ -445,7 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--corrections-db", type=Path, help="also learn from the human_labels of this warehouse")
     train.add_argument("--limit", type=int, help="at most this many rows per labelled set (quick runs)")
     train.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the model card")
-    train.add_argument("--heads", default="sentiment,needs,implicit_aspect,aspect_terms", help="which heads to fit")
+    train.add_argument("--heads", default="sentiment,needs,implicit_aspect,aspect_terms,implied_aspects",
+                       help="which heads to fit")
     train.add_argument("--overwrite", action="store_true", help="replace an existing version")
     train.add_argument("--encoder-backend", default="auto", choices=("auto", "static"),
                        help="static: distil the fast mode's token vectors and fit heads for them")
