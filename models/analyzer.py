@@ -116,12 +116,10 @@ class Analyzer:
         return tagger, f"{config['name']}@{config['version']}"
 
     def _load_implied_aspects(self) -> tuple[object | None, str | None]:
-        """(model, version) of the implied-aspect vote trained on this encoder's embeddings, else (None, None)."""
+        """(model, version) of the implied-aspect vote (it reads words, so any encoder), else (None, None)."""
         if not registry.has_artifact("implied_aspects"):
             return None, None
-        model, config = registry.get("unmet.implied_aspects.v1", encoder=self.encoder.version_)
-        if config.get("encoder") != self.encoder.version_:
-            return None, None
+        model, config = registry.get("unmet.implied_aspects.v1")
         return model, f"{config['name']}@{config['version']}"
 
     def label_texts(self, texts: list[str]) -> dict[str, tuple[list[str], np.ndarray]]:
@@ -146,7 +144,8 @@ class Analyzer:
             classes, probs = heads["needs"]
             needs = np.flatnonzero(np.array(classes)[probs.argmax(axis=1)] != "none")
             implied = [None] * len(sentence_texts)
-            for row, aspect in zip(needs, self.implied_aspects.predict(embeddings[needs]), strict=True):
+            for row, aspect in zip(needs, self.implied_aspects.predict([sentence_texts[i] for i in needs]),
+                                   strict=True):
                 implied[row] = aspect
         return Decisions(embeddings, heads, dict(self.versions), self.version, aspects, implied)
 

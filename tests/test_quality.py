@@ -227,20 +227,21 @@ def test_full_finetune_delta_saves_merges_and_reproduces(tmp_path):
 def test_implied_aspects_vote_of_neighbours_survives_save_and_reload(tmp_path):
     from models.implied_aspects import ImpliedAspects, shares_a_word
 
-    rng = np.random.default_rng(0)
-    centres = rng.normal(size=(3, 24))
-    aspects = ["weight", "delivery", "price"]
-    X = np.vstack([centres[i] + 0.1 * rng.normal(size=(10, 24)) for i in range(3)])
-    y = [a for a in aspects for _ in range(10)]
-    model = ImpliedAspects(k=5).fit(X, y)
-    probe = centres + 0.1 * rng.normal(size=(3, 24))
-    assert model.predict(probe) == aspects
-    assert model.predict(-centres) == [None, None, None]  # unlike every labelled sentence: no aspect, not a guess
-    model.save(tmp_path / "m", {"name": "t", "version": "1", "encoder": "e"})
+    texts = ["way too expensive", "overpriced for what it is", "costs too much money", "too heavy to carry",
+             "weighs a ton", "took three weeks to arrive", "still waiting for the package"]
+    aspects = ["price", "price", "price", "weight", "weight", "delivery", "delivery"]
+    model = ImpliedAspects(k=3).fit(texts, aspects)
+    probe = ["far too expensive", "heavy to carry around", "waiting three weeks for the package"]
+    assert model.predict(probe) == ["price", "weight", "delivery"]
+    assert model.predict(["zebra quantum"]) == [None]  # shares no word with any labelled sentence: no guess
+    model.save(tmp_path / "m", {"name": "t", "version": "1", "encoder": None})
     loaded, config = ImpliedAspects.load(tmp_path / "m")
-    assert loaded.predict(probe) == aspects and config["aspects"] == sorted(aspects)
-    with pytest.raises(ValueError, match="expects 24 features"):
-        loaded.predict(np.zeros((1, 8)))
+    assert loaded.predict(probe) == ["price", "weight", "delivery"] and config["aspects"] == sorted(set(aspects))
+    blob = bytearray((tmp_path / "m" / "neighbours.safetensors").read_bytes())
+    blob[-1] ^= 0xFF
+    (tmp_path / "m" / "neighbours.safetensors").write_bytes(bytes(blob))
+    with pytest.raises(IntegrityError, match="modified"):
+        ImpliedAspects.load(tmp_path / "m")
     assert shares_a_word("batteries", "battery life") and not shares_a_word("screen", "battery")
     assert not shares_a_word(None, "price")
 

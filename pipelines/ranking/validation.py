@@ -41,9 +41,14 @@ def purity(clusters: pd.Series, truth: pd.Series) -> float:
 
 
 def theme_agreement(clusters: pd.Series, truth: pd.Series) -> dict:
-    return {"documents": int(len(truth)), "themes": int(clusters.nunique()),
+    """AMI and purity with the outlier bucket (-1) counted as one more cluster, and among the themed documents
+    only (as BERTopic is often scored): both, so that fewer outliers cannot pass for better themes."""
+    themed = (clusters >= 0).to_numpy()
+    return {"documents": int(len(truth)), "themes": int(clusters[themed].nunique()), "outliers": int((~themed).sum()),
             "ami": round(float(adjusted_mutual_info_score(truth, clusters)), 4),
-            "purity": round(purity(clusters, truth), 4)}
+            "purity": round(purity(clusters, truth), 4),
+            "ami_without_outliers": round(float(adjusted_mutual_info_score(truth[themed], clusters[themed])), 4)
+            if themed.any() else float("nan")}
 
 
 def reason_ranking(ranked_themes: list[int], theme_reason: dict[int, str], reasons: list[str]) -> list[str]:
