@@ -184,6 +184,8 @@ class Evaluator:
                     rows = sentences_of.get(text, []) if b.level == "document" else [row_of[text]]
                     truth.append(label)
                     predicted.append(self._decide(b, classes, probs[rows] if rows else None))
+            if not truth:  # a source with no rows among a quick run's ``limit`` sample
+                continue
             labels = BINARY_SENTIMENT if b.binary else TASK_LABELS[b.task]
             results.append(Result(b, score(truth, predicted, labels, self.n_boot, self.seed), truth, predicted))
         return results
