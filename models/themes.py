@@ -41,9 +41,12 @@ class AutoKMeans(ClusterMixin, BaseEstimator):
 
 
 class AdaptivePCA(TransformerMixin, BaseEstimator):
-    """PCA that never asks for more components than the data can give."""
+    """PCA that never asks for more components than the data can give. 64 components: the 2.0.0 encoder, tuned for
+    needs and sentiment, puts most of its variance on those axes, and with 32 k-means lumped 148 of the demo's 362
+    complaints (setup, crashes, colour, battery, support) into one theme; with 64 the largest holds 43, while
+    k-means agreement with CLAP clusters and airline reasons stays the same (AMI 0.289 vs 0.299, 0.168 vs 0.164)."""
 
-    def __init__(self, n_components: int = 32, random_state: int = 0):
+    def __init__(self, n_components: int = 64, random_state: int = 0):
         self.n_components = n_components
         self.random_state = random_state
 

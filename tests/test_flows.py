@@ -156,18 +156,29 @@ def test_cli_query_prints_one_line_per_row_when_piped(sample_db, capsys):
     assert "…" not in capsys.readouterr().out  # the full values
 
 
-def test_outliers_are_minus_one_in_the_mentions_view_as_its_comment_says(sample_db):
+def test_outliers_are_minus_one_in_the_mentions_view_as_its_comment_says(sample_db, tmp_path):
+    import shutil
+
     import duckdb
 
     db, _ = sample_db
-    with duckdb.connect(str(db), read_only=True) as con:
-        n_outliers = con.execute("SELECT count(*) FROM theme_assignments WHERE theme_id = -1 AND theme_fit_id = "
-                                 "(SELECT theme_fit_id FROM v_latest_theme_fit)").fetchone()[0]
-        shown = con.execute("SELECT count(*) FROM v_need_mentions WHERE theme_id = -1").fetchone()[0]
-        unassigned = con.execute("SELECT count(*) FROM v_need_mentions WHERE theme_id IS NULL").fetchone()[0]
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(db, copy)
+    with duckdb.connect(str(copy)) as con:
+        latest = "(SELECT theme_fit_id FROM v_latest_theme_fit)"
+        mention = con.execute(f"SELECT sentence_id FROM theme_assignments WHERE theme_fit_id = {latest} "
+                              "ORDER BY sentence_id LIMIT 1").fetchone()[0]
+        con.execute(f"UPDATE theme_assignments SET theme_id = -1 WHERE theme_fit_id = {latest} AND sentence_id = ?",
+                    [mention])
+        outliers = con.execute(f"SELECT count(*) FROM theme_assignments WHERE theme_id = -1 AND theme_fit_id = "
+                               f"{latest}").fetchone()[0]
+        shown = con.execute("SELECT theme_id, theme_label FROM v_need_mentions WHERE mention_id = ?",
+                            [mention]).fetchone()
+        assert shown == (-1, "outliers (fits no theme)")
+        assert con.execute("SELECT count(*) FROM v_need_mentions WHERE theme_id = -1").fetchone()[0] == outliers
+        assert con.execute("SELECT count(*) FROM v_need_mentions WHERE theme_id IS NULL").fetchone()[0] == 0
         comment = con.execute("SELECT comment FROM duckdb_columns() WHERE table_name = 'v_need_mentions' "
                               "AND column_name = 'theme_id'").fetchone()[0]
-    assert n_outliers > 0 and shown == n_outliers and unassigned == 0
     assert "-1 = fits no theme" in comment
 
 
