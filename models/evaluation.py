@@ -205,6 +205,9 @@ class Evaluator:
         by_id: dict[str, list[dict]] = {}
         for row in stored:
             by_id.setdefault(row["feedback_id"], []).append(row)
+        documents = batch.documents.select(["feedback_id", "sentiment"]).to_pylist() if hasattr(batch, "documents") \
+            else [{"feedback_id": i, "sentiment": rows[0]["sentiment"]} for i, rows in by_id.items()]
+        polarity_of = {d["feedback_id"]: d["sentiment"] or "neutral" for d in documents}
         out = {}
         for named, title in ((True, "named aspect found"), (False, "implied aspect found")):
             rows = [r for r in dev if r.need_kind != "none" and r.aspect and r.aspect_named == named]
@@ -217,18 +220,13 @@ class Evaluator:
         for cue, pattern in CUES.items():
             rows = [r for r in dev if re.search(pattern, r.sentence, re.IGNORECASE)]
             kinds = [aggregate_kind([s["need_kind"] for s in by_id.get(r.id, [])]) for r in rows]
-            polarities = [self._sentence_sentiment(by_id.get(r.id, [])) for r in rows]
+            polarities = [polarity_of.get(r.id, "neutral") for r in rows]  # the document's: its sentences' mean
             out[f"sentences with {cue}"] = {
                 "need kind": self._share([k == r.need_kind for k, r in zip(kinds, rows, strict=True)]),
                 "sentiment": self._share([p == r.sentiment for p, r in zip(polarities, rows, strict=True)])}
             listed[cue] = [{"sentence": r.sentence, "need_kind": r.need_kind, "predicted": k, "sentiment": r.sentiment,
                             "predicted_sentiment": p} for r, k, p in zip(rows, kinds, polarities, strict=True)]
         return {"measures": out, "cue_sentences": listed}
-
-    @staticmethod
-    def _sentence_sentiment(rows: list[dict]) -> str:
-        kinds = [r["sentiment"] for r in rows]
-        return max(set(kinds), key=kinds.count) if kinds else "neutral"
 
     def _share(self, hits: list[bool]) -> dict:
         hits = np.asarray(hits, dtype=float)
