@@ -327,3 +327,17 @@ def test_the_pipeline_loads_its_models_while_ingest_reads_and_analysis_uses_thos
     result = feedback_pipeline([SAMPLE_FILES[0]], str(tmp_path / "unmet.duckdb"), n_bootstrap=20)
     assert result["analyze"]["documents"] > 0
     assert built == ["unmet-preload-models"] * 2  # two partitions in flight, both analyzers loaded beside ingest
+
+
+def test_period_on_undated_data_is_a_warning_and_changes_nothing(tmp_path, prefect_harness, caplog):
+    rows = ["The app crashes when I open settings.", "Please add a dark mode.", "The battery dies by noon.",
+            "Support never answered my ticket.", "Setup failed three times.", "I wish it had a sleep timer."] * 4
+    path = tmp_path / "undated.csv"
+    path.write_text("text\n" + "".join(f"{t} ({i})\n" for i, t in enumerate(rows)), encoding="utf-8")
+    db = str(tmp_path / "undated.duckdb")
+    first = feedback_pipeline([str(path)], db, n_bootstrap=20)
+    assert first["rank"]["mentions"] > 0
+    with caplog.at_level("WARNING", logger="unmet"):
+        again = rank_needs(db, n_bootstrap=20, period="month")
+    assert again["kind"] == "reused" and again["theme_fit_id"] == first["rank"]["theme_fit_id"]
+    assert "has no dates" in caplog.text

@@ -108,6 +108,10 @@ def rank_needs(db_path: str = str(DEFAULT_DB_PATH), n_bootstrap: int = 300, seed
             log.warning("no need mentions yet: nothing to rank")
             run.complete(counts={"mentions": 0, "themes": 0})
             return {"run_id": run_id, "mentions": 0, "themes": 0, "outliers": 0, "theme_fit_id": None}
+        if period != "auto" and not con.execute("SELECT count(*) FROM v_need_mentions "
+                                                "WHERE created_at IS NOT NULL").fetchone()[0]:
+            log.warning("the data has no dates: trends are not computed, and --period %s changes nothing", period)
+            period = parameters["period"] = "auto"
         digest = mentions_digest(ids, parameters)
         if previous and not refit and previous.mentions_digest == digest:
             log.info("need mentions unchanged since fit %s: ranking kept", previous.fit_id)
