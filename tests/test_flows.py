@@ -341,3 +341,8 @@ def test_period_on_undated_data_is_a_warning_and_changes_nothing(tmp_path, prefe
         again = rank_needs(db, n_bootstrap=20, period="month")
     assert again["kind"] == "reused" and again["theme_fit_id"] == first["rank"]["theme_fit_id"]
     assert "has no dates" in caplog.text
+    from pipelines.report import build_report
+
+    html = build_report(db, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "NaT" not in html and "with no dates (trends are not computed)" in html
+    assert 'id="chart-2"' not in html  # no empty trend chart

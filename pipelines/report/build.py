@@ -140,7 +140,8 @@ def build_report(db_path: str | Path, out_path: str | Path) -> Path:
     template = resources.files("pipelines.report").joinpath("report.html.j2").read_text(encoding="utf-8")
     html = Environment(autoescape=select_autoescape(default=True)).from_string(template).render(
         plotly_js=get_plotlyjs(), charts=charts, ranking=data.ranking.to_dict("records"), quotes=quotes(data.ranking),
-        fit=data.fit, totals=data.totals, segments=data.segments.to_dict("records"),
+        fit=data.fit, totals=data.totals, dated=bool(pd.notna(data.totals["first"])),
+        segments=data.segments.to_dict("records"),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), db=str(db_path))
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
