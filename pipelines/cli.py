@@ -128,6 +128,8 @@ def cmd_run(args) -> int:
         print(f"report written to {result['report']}")
     con = connect(args.db, read_only=True)
     try:
+        if not con.execute("SELECT count(created_at) FROM v_feedback").fetchone()[0]:
+            print("the data has no dates: trends are not computed (map a date column with --map created_at=COLUMN)")
         _print_table(con, TOP_NEEDS_SQL, [args.top], title=f"Top unmet needs ({args.db})")
     finally:
         con.close()

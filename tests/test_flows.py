@@ -329,7 +329,7 @@ def test_the_pipeline_loads_its_models_while_ingest_reads_and_analysis_uses_thos
     assert built == ["unmet-preload-models"] * 2  # two partitions in flight, both analyzers loaded beside ingest
 
 
-def test_period_on_undated_data_is_a_warning_and_changes_nothing(tmp_path, prefect_harness, caplog):
+def test_period_on_undated_data_is_a_warning_and_changes_nothing(tmp_path, prefect_harness, caplog, capsys):
     rows = ["The app crashes when I open settings.", "Please add a dark mode.", "The battery dies by noon.",
             "Support never answered my ticket.", "Setup failed three times.", "I wish it had a sleep timer."] * 4
     path = tmp_path / "undated.csv"
@@ -346,3 +346,6 @@ def test_period_on_undated_data_is_a_warning_and_changes_nothing(tmp_path, prefe
     html = build_report(db, tmp_path / "report.html").read_text(encoding="utf-8")
     assert "NaT" not in html and "with no dates (trends are not computed)" in html
     assert 'id="chart-2"' not in html  # no empty trend chart
+    capsys.readouterr()
+    assert main(["run", str(path), "--db", db]) == 0
+    assert "the data has no dates: trends are not computed" in capsys.readouterr().out
