@@ -11,6 +11,7 @@ evaluation-only and never trained on.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import logging
@@ -220,13 +221,19 @@ class VocSentence:
     split: str
 
 
-def voc_sentences(data_dir: str | Path) -> list[VocSentence]:
-    """Every row of voc_needs with its fixed split (``dev``: 718 rows of natural class mix)."""
-    path = _require(Path(data_dir) / "voc_needs" / "sentences.jsonl")
+def voc_sentences(data_dir: str | Path) -> tuple[VocSentence, ...]:
+    """Every row of voc_needs with its fixed split (``dev``: 718 rows of natural class mix); read once per process
+    (every reader and the held-out filter of every training set ask for it)."""
+    path = _require(Path(data_dir) / "voc_needs" / "sentences.jsonl").resolve()
+    return _read_voc(path, path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_voc(path: Path, mtime_ns: int) -> tuple[VocSentence, ...]:  # the mtime keys a rewritten file anew
     fields = VocSentence.__dataclass_fields__
     with open(path, encoding="utf-8") as fh:
-        return [VocSentence(**{k: v for k, v in json.loads(line).items() if k in fields})
-                for line in fh if line.strip()]
+        return tuple(VocSentence(**{k: v for k, v in json.loads(line).items() if k in fields})
+                     for line in fh if line.strip())
 
 
 def _voc_set(data_dir: Path, task: str, label) -> LabelledSet:
@@ -245,13 +252,10 @@ def voc_sentiment(data_dir: Path) -> LabelledSet:
 
 def voc_aspect_kind(data_dir: Path) -> LabelledSet:
     """Need sentences only: is the aspect named by words of the sentence (explicit) or only implied (implicit)?"""
-    need = voc_need_kind(data_dir)
-    rows = voc_sentences(data_dir)
-    keep = [i for i, r in enumerate(rows) if r.need_kind != "none" and r.aspect]
-    labelled = need.rows(keep)
-    labelled.task, labelled.labels = "implicit_aspect", ["explicit" if rows[i].aspect_named else "implicit"
-                                                         for i in keep]
-    return labelled
+    rows = [r for r in voc_sentences(data_dir) if r.need_kind != "none" and r.aspect]
+    return LabelledSet("voc_needs", "implicit_aspect", [r.sentence for r in rows],
+                       ["explicit" if r.aspect_named else "implicit" for r in rows], license=VOC_NEEDS_LICENSE,
+                       groups=[r.source for r in rows], splits=[r.split for r in rows])
 
 
 def held_out_keys(data_dir: str | Path) -> set[str]:

@@ -205,9 +205,8 @@ class Evaluator:
         by_id: dict[str, list[dict]] = {}
         for row in stored:
             by_id.setdefault(row["feedback_id"], []).append(row)
-        documents = batch.documents.select(["feedback_id", "sentiment"]).to_pylist() if hasattr(batch, "documents") \
-            else [{"feedback_id": i, "sentiment": rows[0]["sentiment"]} for i, rows in by_id.items()]
-        polarity_of = {d["feedback_id"]: d["sentiment"] or "neutral" for d in documents}
+        polarity_of = {d["feedback_id"]: d["sentiment"] or "neutral"
+                       for d in batch.documents.select(["feedback_id", "sentiment"]).to_pylist()}
         out = {}
         for named, title in ((True, "named aspect found"), (False, "implied aspect found")):
             rows = [r for r in dev if r.need_kind != "none" and r.aspect and r.aspect_named == named]

@@ -185,8 +185,11 @@ def finetune_encoder(data_dir: str | Path, version: str, out_dir: Path = ARTIFAC
     rng = random.Random(seed)
     encoder = SentenceEncoder(adapter=None, backend="torch")
     model, tokenizer = encoder.model_.train(), encoder.tokenizer_
-    base_state = {name: p.detach().clone() for name, p in adapter.layer_parameters(model).items()}
-    trained = adapter.unfreeze_layers(model) if mode == "full" else adapter.attach(model, rank=rank, alpha=alpha)
+    if mode == "full":  # the delta is taken against these weights
+        base_state = {name: p.detach().clone() for name, p in adapter.layer_parameters(model).items()}
+        trained = adapter.unfreeze_layers(model)
+    else:
+        trained = adapter.attach(model, rank=rank, alpha=alpha)
 
     mix = DEFAULT_MIX if mix is None else mix
     groups, rows = build_groups(data_dir, mix, limit, extra)

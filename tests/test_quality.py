@@ -1,6 +1,7 @@
 """Model quality tooling: label mapping, dev split, metrics, evaluation, adapters, HF heads, corrections."""
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -147,7 +148,9 @@ def tiny_bert(tmp_path, labels=None):
     return model
 
 
-def test_adapter_trains_saves_merges_and_reproduces(tmp_path):
+def overfit_tiny_bert(prepare):
+    """A tiny BERT, its weights before tuning, the names ``prepare(model)`` made trainable, probe ids and the tuned
+    model's output on them after overfitting a random target."""
     from transformers import BertConfig, BertModel
 
     config = BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
@@ -155,73 +158,69 @@ def test_adapter_trains_saves_merges_and_reproduces(tmp_path):
     torch.manual_seed(0)
     model = BertModel(config).eval()
     base_state = {k: v.clone() for k, v in model.state_dict().items()}
-    names = adapter.attach(model, rank=4, alpha=8)
-    assert len(names) == 2 * 6 and all(".layer." in f".{n}" for n in names)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(trainable, lr=1e-2)
+    names = prepare(model)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     ids = torch.randint(0, 100, (8, 6))
     target = torch.randn(8, 16)
-    for _ in range(30):  # overfit a target
+    for _ in range(30):
         loss = ((model(input_ids=ids).last_hidden_state.mean(1) - target) ** 2).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     with torch.no_grad():
         tuned = model(input_ids=ids).last_hidden_state
-    adapter.save(model, tmp_path / "a", {"name": "t", "version": "1", "base_encoder": "tiny", "rank": 4, "alpha": 8})
+    return SimpleNamespace(config=config, model=model, base_state=base_state, names=names, ids=ids, tuned=tuned)
 
-    fresh = BertModel(config).eval()
-    fresh.load_state_dict(base_state)
+
+def fresh_base(run):
+    from transformers import BertModel
+
+    fresh = BertModel(run.config).eval()
+    fresh.load_state_dict(run.base_state)
+    return fresh
+
+
+def test_adapter_trains_saves_merges_and_reproduces(tmp_path):
+    from transformers import BertModel
+
+    run = overfit_tiny_bert(lambda model: adapter.attach(model, rank=4, alpha=8))
+    assert len(run.names) == 2 * 6 and all(".layer." in f".{n}" for n in run.names)
+    adapter.save(run.model, tmp_path / "a", {"name": "t", "version": "1", "base_encoder": "tiny", "rank": 4,
+                                             "alpha": 8})
+    fresh = fresh_base(run)
     with torch.no_grad():
-        assert not torch.allclose(fresh(input_ids=ids).last_hidden_state, tuned, atol=1e-3)
+        assert not torch.allclose(fresh(input_ids=run.ids).last_hidden_state, run.tuned, atol=1e-3)
         adapter.merge(fresh, tmp_path / "a", "tiny")
-        assert torch.allclose(fresh(input_ids=ids).last_hidden_state, tuned, atol=2e-2)  # fp16 storage
+        assert torch.allclose(fresh(input_ids=run.ids).last_hidden_state, run.tuned, atol=2e-2)  # fp16 storage
     with pytest.raises(ValueError, match="trained on tiny"):
-        adapter.merge(BertModel(config), tmp_path / "a", "other")
+        adapter.merge(BertModel(run.config), tmp_path / "a", "other")
     blob = bytearray((tmp_path / "a" / adapter.ADAPTER_FILE).read_bytes())
     blob[-1] ^= 0xFF
     (tmp_path / "a" / adapter.ADAPTER_FILE).write_bytes(bytes(blob))
     with pytest.raises(IntegrityError, match="modified"):
-        adapter.merge(BertModel(config), tmp_path / "a", "tiny")
+        adapter.merge(BertModel(run.config), tmp_path / "a", "tiny")
 
 
 def test_full_finetune_delta_saves_merges_and_reproduces(tmp_path):
-    from transformers import BertConfig, BertModel
+    from transformers import BertModel
 
-    config = BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=32)
-    torch.manual_seed(0)
-    model = BertModel(config).eval()
-    base_state = {k: v.clone() for k, v in model.state_dict().items()}
-    names = adapter.unfreeze_layers(model)
-    assert names and all(".layer." in f".{n}" for n in names)
-    assert not model.embeddings.word_embeddings.weight.requires_grad  # embeddings stay frozen: a smaller delta
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
-    ids = torch.randint(0, 100, (8, 6))
-    target = torch.randn(8, 16)
-    for _ in range(30):  # overfit a target
-        loss = ((model(input_ids=ids).last_hidden_state.mean(1) - target) ** 2).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    with torch.no_grad():
-        tuned = model(input_ids=ids).last_hidden_state
-    adapter.save_delta(model, base_state, tmp_path / "d", {"name": "t", "version": "2", "base_encoder": "tiny"})
+    run = overfit_tiny_bert(adapter.unfreeze_layers)
+    assert run.names and all(".layer." in f".{n}" for n in run.names)
+    assert not run.model.embeddings.word_embeddings.weight.requires_grad  # embeddings stay frozen: a smaller delta
+    adapter.save_delta(run.model, run.base_state, tmp_path / "d", {"name": "t", "version": "2", "base_encoder": "tiny"})
     assert adapter.read_config(tmp_path / "d")["kind"] == "delta"
-
-    fresh = BertModel(config).eval()
-    fresh.load_state_dict(base_state)
+    fresh = fresh_base(run)
     with torch.no_grad():
-        assert not torch.allclose(fresh(input_ids=ids).last_hidden_state, tuned, atol=1e-2)
+        assert not torch.allclose(fresh(input_ids=run.ids).last_hidden_state, run.tuned, atol=1e-2)
         adapter.merge(fresh, tmp_path / "d", "tiny")
-        assert torch.allclose(fresh(input_ids=ids).last_hidden_state, tuned, atol=1e-3)  # fp16 differences
+        assert torch.allclose(fresh(input_ids=run.ids).last_hidden_state, run.tuned, atol=1e-3)  # fp16 differences
     with pytest.raises(ValueError, match="trained on tiny"):
-        adapter.merge(BertModel(config), tmp_path / "d", "other")
+        adapter.merge(BertModel(run.config), tmp_path / "d", "other")
     blob = bytearray((tmp_path / "d" / adapter.DELTA_FILE).read_bytes())
     blob[-1] ^= 0xFF
     (tmp_path / "d" / adapter.DELTA_FILE).write_bytes(bytes(blob))
     with pytest.raises(IntegrityError, match="modified"):
-        adapter.merge(BertModel(config), tmp_path / "d", "tiny")
+        adapter.merge(BertModel(run.config), tmp_path / "d", "tiny")
 
 
 def test_implied_aspects_vote_of_neighbours_survives_save_and_reload(tmp_path):
@@ -366,13 +365,12 @@ class StoresAspects:
         self.aspect_of = aspect_of
 
     def analyze(self, ids, texts, languages):
-        from types import SimpleNamespace
-
         rows = [self.rows[i] for i in ids]
         return SimpleNamespace(sentences=self.pa.Table.from_pylist([
             {"feedback_id": r.id, "need_kind": r.need_kind, "aspect": self.aspect_of(r),
              "aspect_kind": None if r.need_kind == "none" else "explicit" if r.aspect_named else "implicit",
-             "sentiment": r.sentiment} for r in rows]))
+             "sentiment": r.sentiment} for r in rows]),
+            documents=self.pa.Table.from_pylist([{"feedback_id": r.id, "sentiment": r.sentiment} for r in rows]))
 
 
 def test_voc_needs_aspect_match_is_one_for_the_annotated_aspect_and_zero_for_another(labelled):
