@@ -29,6 +29,8 @@ test: $(STAMP)
 DOCS ?= 2000
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --docs $(DOCS) --data-dir $(DATA) --json bench.json
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,peers]"
+	$(BIN)/python benchmarks/peers.py --data-dir $(DATA) --json peers.json
 
 train: $(STAMP)
 	$(if $(VERSION),,$(error set VERSION, e.g. make train VERSION=1.1.0))

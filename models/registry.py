@@ -109,7 +109,7 @@ def hf_sentiment_head(model: str, label_map: dict[str, str] | None = None, devic
     return head, {"name": "unmet.sentiment.hf.v1", "version": model, "encoder": None}
 
 
-@register("unmet.themes.v2")
+@register("unmet.themes.v3")
 def theme_model(**params):
     from models.themes import ThemeModel
 

@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import CountVectorizer
 
-from models.theme_labels import STOP_WORDS
+from models.theme_words import non_content_words
 
 TOKENS = r"(?u)\b[^\W\d_]{2,}\b"
 
@@ -37,7 +37,8 @@ class HybridFeatures(BaseEstimator):
     def fit(self, embeddings: np.ndarray, texts: list[str]) -> HybridFeatures:
         """Texts are tokenized once; idf is sklearn's smooth idf, so ``transform`` weighs words the same way."""
         try:
-            vectorizer = CountVectorizer(stop_words=STOP_WORDS, max_features=self.max_terms, token_pattern=TOKENS)
+            vectorizer = CountVectorizer(stop_words=non_content_words(), max_features=self.max_terms,
+                                         token_pattern=TOKENS)
             counts = vectorizer.fit_transform(texts)
             self.terms_ = vectorizer.get_feature_names_out().tolist()
         except ValueError:  # no words left after stop words: embeddings alone

@@ -8,13 +8,18 @@ outlier bucket (id -1) that is counted and reported. The fitted state is plain a
 
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, clone
 from sklearn.cluster import AgglomerativeClustering, KMeans, MiniBatchKMeans
 from sklearn.decomposition import PCA
 
 from models.theme_features import HybridFeatures, normalize
-from models.theme_labels import ClassTfidfRepresenter
+from models.theme_labels import NO_LABEL, AspectProblemRepresenter, aspect_key
+from models.theme_words import is_bare_verdict, words
 
 OUTLIER = -1
 
@@ -59,29 +64,56 @@ class AdaptivePCA(TransformerMixin, BaseEstimator):
         return self.pca_.transform(X)
 
 
+@dataclass
+class MentionChunk:
+    """Need mentions as ``ThemeModel.label`` takes them, a chunk at a time. Only the first two are required.
+
+    - ``known``: the theme each mention already had (-1 = none yet, or an earlier outlier, looked at again).
+    - ``documents``: the document of each mention: a bare verdict ("Disappointed.") takes the theme of the
+      other mentions of its document instead of a theme of its own.
+    - ``explicit``: which mentions state a request; the closest become the theme's top requests.
+    - ``negative``: which mentions are negative; a theme's problem phrase is read from them.
+    - ``products``: the product each mention is about; the words of frequent product names never label a theme.
+    """
+
+    embeddings: np.ndarray
+    texts: list[str]
+    aspects: list[str | None] | None = None
+    known: np.ndarray | None = None
+    documents: list[str] | None = None
+    explicit: np.ndarray | None = None
+    negative: np.ndarray | None = None
+    products: list[str | None] | None = None
+
+
 class ThemeModel(BaseEstimator):
     """Groups need mentions into themes with stable ids, an outlier bucket and parent themes.
 
     - ``outlier_quantile``: at fit time, mentions less similar to their centroid than this quantile of all
       member similarities become outliers; the similarity found is kept as ``min_similarity_`` and used for
       every later assignment.
+    - ``merge_similarity``: clusters whose mentions mostly share one aspect and whose centroids are at least
+      this similar are one theme ("size", "size small" and "runs small" were three).
     - ``emerging_min_size`` / ``emerging_min_share``: a new theme in ``partial_fit`` needs at least this many
       misfits and this share of all mentions, and must be as tight as the loosest fitted theme, so a
       nightly run does not spawn a theme from every handful of odd sentences.
-    - ``max_fit_rows``: features, clusters and thresholds are learnt from a seeded sample of at most this many
-      rows (``learn``); ``label`` then assigns every row chunk by chunk, so memory stays bounded on millions
-      of mentions streamed from the warehouse.
+    - ``max_fit_rows``: features, clusters and thresholds are learnt from a content-keyed sample of at most
+      this many rows (``learn``); ``label`` then assigns every row chunk by chunk, so memory stays bounded on
+      millions of mentions streamed from the warehouse.
+
+    Bare verdicts (``models.theme_words.is_bare_verdict``) are left out of learning, so they never form a theme.
     """
 
     def __init__(self, featurizer=None, reducer=None, clusterer=None, representer=None, outlier_quantile: float = 0.05,
-                 emerging_min_size: int = 10, emerging_min_share: float = 0.005, n_parents: int | None = None,
-                 n_representatives: int = 5,
-                 max_fit_rows: int = 100_000, random_state: int = 0):
+                 merge_similarity: float = 0.5, emerging_min_size: int = 10, emerging_min_share: float = 0.005,
+                 n_parents: int | None = None, n_representatives: int = 5, max_fit_rows: int = 100_000,
+                 random_state: int = 0):
         self.featurizer = featurizer
         self.reducer = reducer
         self.clusterer = clusterer
         self.representer = representer
         self.outlier_quantile = outlier_quantile
+        self.merge_similarity = merge_similarity
         self.emerging_min_size = emerging_min_size
         self.emerging_min_share = emerging_min_share
         self.n_parents = n_parents
@@ -91,37 +123,53 @@ class ThemeModel(BaseEstimator):
 
     # -- fitting -----------------------------------------------------------------------------------------
     def fit(self, embeddings: np.ndarray, texts: list[str], aspects: list[str | None] | None = None,
-            first_id: int = 0) -> ThemeModel:
-        """Cluster from scratch. Ids start at ``first_id`` (largest theme first) so a refit never reuses ids."""
+            first_id: int = 0, **columns) -> ThemeModel:
+        """Cluster from scratch. Ids start at ``first_id`` (largest theme first) so a refit never reuses ids.
+        ``columns``: the optional ``MentionChunk`` fields (documents, explicit, products)."""
         if len(texts) == 0:
             raise ValueError("no need mentions to group into themes")
-        sample = self.fit_sample(len(texts))
-        self.learn(embeddings[sample], [texts[i] for i in sample], first_id=first_id)
-        return self.label([(embeddings, texts, aspects, None)])
+        sample = self.fit_sample(content_keys(texts, self.random_state))
+        self.learn(embeddings[sample], [texts[i] for i in sample],
+                   None if aspects is None else [aspects[i] for i in sample], first_id=first_id)
+        return self.label([MentionChunk(embeddings, texts, aspects, **columns)])
 
     def partial_fit(self, embeddings: np.ndarray, texts: list[str], aspects: list[str | None] | None = None,
-                    known: np.ndarray | None = None) -> ThemeModel:
+                    known: np.ndarray | None = None, **columns) -> ThemeModel:
         """Assign mentions to the fitted themes; coherent groups among the misfits become emerging themes.
 
-        ``known`` holds the theme id each mention already had (``None`` = new; -1 = an earlier outlier, which
-        is looked at again); known assignments are kept, so a mention never changes theme between
+        Known assignments are kept (see ``MentionChunk``), so a mention never changes theme between
         incremental runs.
         """
-        return self.label([(embeddings, texts, aspects, known)], emerging=True)
+        return self.label([MentionChunk(embeddings, texts, aspects, known, **columns)], emerging=True)
 
-    def fit_sample(self, n_rows: int) -> np.ndarray:
-        """Rows that ``learn`` sees: all of them, or a seeded sample of ``max_fit_rows`` (sorted)."""
-        if n_rows <= self.max_fit_rows:
-            return np.arange(n_rows)
-        return np.sort(np.random.default_rng(self.random_state).choice(n_rows, self.max_fit_rows, replace=False))
+    def fit_sample(self, keys: np.ndarray) -> np.ndarray:
+        """Rows that ``learn`` sees (sorted): all of them, or the ``max_fit_rows`` with the smallest content key,
+        so the sample depends on the texts, not on their ids or order (see ``content_keys``)."""
+        if len(keys) <= self.max_fit_rows:
+            return np.arange(len(keys))
+        return np.sort(np.argsort(keys, kind="stable")[: self.max_fit_rows])
 
-    def learn(self, embeddings: np.ndarray, texts: list[str], first_id: int = 0) -> ThemeModel:
-        """Features, themes, thresholds and parents from the sampled rows; ``label`` then assigns every row."""
+    def learn(self, embeddings: np.ndarray, texts: list[str], aspects: list[str | None] | None = None,
+              first_id: int = 0) -> ThemeModel:
+        """Features, themes, thresholds and parents from the sampled rows; ``label`` then assigns every row.
+
+        Rows are put in content order first: k-means seeding and the id order of equal-sized themes depend on
+        row order, and the same texts must give the same themes under any file name or ids. Bare verdicts are
+        left out (unless nothing else is left).
+        """
         if len(texts) == 0:
             raise ValueError("no need mentions to group into themes")
-        self.featurizer_ = self.featurizer or HybridFeatures(random_state=self.random_state)
+        aspects = aspects if aspects is not None else [None] * len(texts)
+        content = np.array([not is_bare_verdict(t) for t in texts])
+        if content.any():
+            embeddings, texts = embeddings[content], [t for t, keep in zip(texts, content, strict=True) if keep]
+            aspects = [a for a, keep in zip(aspects, content, strict=True) if keep]
+        order = np.argsort(content_keys(texts, self.random_state), kind="stable")
+        embeddings, texts, aspects = embeddings[order], [texts[i] for i in order], [aspects[i] for i in order]
+        self.featurizer_ = clone(self.featurizer) if self.featurizer is not None else \
+            HybridFeatures(random_state=self.random_state)
         X = normalize(self.featurizer_.fit(embeddings, texts).transform(embeddings, texts))
-        raw = self._cluster(X)
+        raw = merge_same_labels(merge_duplicates(X, self._cluster(X), aspects, self.merge_similarity), texts, aspects)
         order = sorted(np.unique(raw), key=lambda c: (-(raw == c).sum(), int(np.argmax(raw == c))))
         self.theme_ids_ = np.arange(first_id, first_id + len(order))
         self.centroids_ = normalize(np.stack([X[raw == c].mean(axis=0) for c in order]))
@@ -134,39 +182,52 @@ class ThemeModel(BaseEstimator):
         return self
 
     def label(self, chunks, emerging: bool = False) -> ThemeModel:
-        """Assign and describe mentions given as ``(embeddings, texts, aspects, known)`` chunks, in order.
+        """Assign and describe mentions given as ``MentionChunk``s, in order.
 
         Memory is one chunk plus the misfits (with ``emerging``) plus a bounded sample of texts per theme,
-        so a million mentions can stream from the warehouse. ``known`` is as in ``partial_fit``.
+        so a million mentions can stream from the warehouse.
         """
         summary = ThemeSummary(self.n_representatives, getattr(self.representer, "max_rows_per_theme", 2000),
                                self.random_state)
         labels, misfits, offset = [], [], 0
-        for embeddings, texts, aspects, known in chunks:
-            aspects = aspects if aspects is not None else [None] * len(texts)
-            X = normalize(self.featurizer_.transform(embeddings, texts))
-            chunk = self._assign(X)
-            if known is not None:
-                previous = known if isinstance(known, np.ndarray) and known.dtype.kind == "i" else \
-                    np.array([OUTLIER if k is None else k for k in known], dtype=np.int64)
-                chunk = np.where(previous != OUTLIER, previous, chunk)
-            rows = np.arange(offset, offset + len(chunk))
-            settled = chunk != OUTLIER if emerging else np.ones(len(chunk), dtype=bool)
-            summary.add(rows[settled], chunk[settled], self._similarity(X[settled], chunk[settled]),
-                        _pick(texts, settled), _pick(aspects, settled))
-            if emerging and not settled.all():
-                out = ~settled
-                misfits.append((rows[out], X[out], normalize(embeddings[out]), _pick(texts, out), _pick(aspects, out)))
-            labels.append(chunk)
-            offset += len(chunk)
+        for chunk in chunks:
+            n = len(chunk.texts)
+            aspects = chunk.aspects if chunk.aspects is not None else [None] * n
+            explicit, negative = (np.zeros(n, dtype=bool) if flags is None else np.asarray(flags, dtype=bool)
+                                  for flags in (chunk.explicit, chunk.negative))
+            X = normalize(self.featurizer_.transform(chunk.embeddings, chunk.texts))
+            verdict = np.array([is_bare_verdict(t) for t in chunk.texts], dtype=bool)
+            assigned = np.where(verdict, OUTLIER, self._assign(X))
+            if chunk.known is not None:
+                previous = np.asarray([OUTLIER if k is None else k for k in chunk.known], dtype=np.int64)
+                assigned = np.where(previous != OUTLIER, previous, assigned)
+            rows = np.arange(offset, offset + n)
+            if emerging and (misfit := (assigned == OUTLIER) & ~verdict).any():
+                misfits.append((rows[misfit], X[misfit], normalize(chunk.embeddings[misfit]),
+                                _pick(chunk.texts, misfit), _pick(aspects, misfit), explicit[misfit],
+                                negative[misfit]))
+                settled = ~misfit
+            else:
+                settled = np.ones(n, dtype=bool)
+            if chunk.documents is not None:
+                assigned = document_themes(assigned, chunk.documents, verdict)
+            summary.add(rows[settled], assigned[settled], self._similarity(X[settled], assigned[settled]),
+                        _pick(chunk.texts, settled), _pick(aspects, settled), explicit[settled], negative[settled])
+            summary.count_products(chunk.products)
+            labels.append(assigned)
+            offset += n
         self.labels_ = np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64)
         if misfits:
             rows, X, E = (np.concatenate([m[i] for m in misfits]) for i in range(3))
             texts, aspects = [t for m in misfits for t in m[3]], [a for m in misfits for a in m[4]]
+            explicit, negative = (np.concatenate([m[i] for m in misfits]) for i in (5, 6))
+            order = np.argsort(content_keys(texts, self.random_state), kind="stable")
+            rows, X, E, explicit, negative = rows[order], X[order], E[order], explicit[order], negative[order]
+            texts, aspects = [texts[i] for i in order], [aspects[i] for i in order]
             min_size = max(self.emerging_min_size, int(np.ceil(self.emerging_min_share * len(self.labels_))))
             found = self._add_emerging(X, E, min_size) if len(rows) >= min_size else np.full(len(rows), OUTLIER)
             self.labels_[rows] = found
-            summary.add(rows, found, self._similarity(X, found), texts, aspects)
+            summary.add(rows, found, self._similarity(X, found), texts, aspects, explicit, negative)
         self._describe(summary)
         return self
 
@@ -211,8 +272,9 @@ class ThemeModel(BaseEstimator):
 
     # -- stages --------------------------------------------------------------------------------------------
     def _cluster(self, X: np.ndarray) -> np.ndarray:
-        self.reducer_ = self.reducer or AdaptivePCA(random_state=self.random_state)
-        self.clusterer_ = self.clusterer or AutoKMeans(random_state=self.random_state)
+        self.reducer_ = clone(self.reducer) if self.reducer is not None else AdaptivePCA(random_state=self.random_state)
+        self.clusterer_ = clone(self.clusterer) if self.clusterer is not None else \
+            AutoKMeans(random_state=self.random_state)
         reduced = self.reducer_.fit_transform(X) if len(X) > 2 else X
         return np.asarray(self.clusterer_.fit(reduced).labels_)
 
@@ -285,83 +347,191 @@ class ThemeModel(BaseEstimator):
         self.parents_ = np.array([first[g] for g in groups], dtype=np.int64)
 
     def _describe(self, summary: ThemeSummary) -> None:
-        """Labels, terms and representative quotes for every theme that has members, and for each parent."""
-        texts, labels, aspects = summary.text_sample()
-        self.representer_ = self.representer or ClassTfidfRepresenter()
-        self.representer_.fit(texts, labels, aspects)
+        """Label, need statement, terms, coverage, quotes and top requests for every theme that has members,
+        and a label for each parent."""
+        texts, labels, aspects, negative = summary.text_sample()
+        excluded = summary.product_words()
+        self.representer_ = clone(self.representer) if self.representer is not None else AspectProblemRepresenter()
+        self.representer_.fit(texts, labels, aspects, excluded, negative)
         parent_of = dict(zip(self.theme_ids_.tolist(), self.parents_.tolist(), strict=True))
         parent_labels = np.array([parent_of.get(int(t), OUTLIER) for t in labels])
-        parent_names = ClassTfidfRepresenter(n_terms=4).fit(texts, parent_labels, aspects)
+        parent_names = AspectProblemRepresenter(n_terms=4).fit(texts, parent_labels, aspects, excluded, negative)
         self.themes_ = []
         for row, theme in enumerate(self.theme_ids_):
-            size = summary.sizes.get(int(theme), 0)
+            theme, size = int(theme), summary.sizes.get(int(theme), 0)
             if size == 0:
                 continue
+            parent = int(self.parents_[row])
             self.themes_.append({
-                "theme_id": int(theme), "label": self.representer_.labels_[int(theme)],
-                "top_terms": self.representer_.terms_[int(theme)], "size": size,
-                "representatives": summary.representatives(int(theme)),
-                "parent_id": int(self.parents_[row]), "parent_label": parent_names.labels_[int(self.parents_[row])],
-                "emerging": bool(self.emerging_[row]), "cohesion": summary.similarity_sums[int(theme)] / size,
+                "theme_id": theme, "label": self.representer_.labels_[theme],
+                "aspect": self.representer_.aspects_[theme], "problem": self.representer_.problems_[theme],
+                "need_statement": self.representer_.need_statements_[theme],
+                "label_coverage": self.representer_.coverage_[theme],
+                "top_terms": self.representer_.terms_[theme], "size": size,
+                "representatives": summary.representatives(theme), "top_requests": summary.requests(theme),
+                "parent_id": parent, "parent_label": parent_names.labels_.get(parent, self.representer_.labels_[theme]),
+                "emerging": bool(self.emerging_[row]), "cohesion": summary.similarity_sums[theme] / size,
             })
         n_outliers = summary.sizes.get(OUTLIER, 0)
         self.outliers_ = {"size": n_outliers, "share": n_outliers / max(len(self.labels_), 1)}
+
+
+def merge_duplicates(X: np.ndarray, raw: np.ndarray, aspects: list[str | None], min_similarity: float,
+                     min_aspect_share: float = 0.3) -> np.ndarray:
+    """Cluster labels with near-duplicate clusters joined: the same main aspect (held by at least
+    ``min_aspect_share`` of each) and centroids at least ``min_similarity`` alike."""
+    clusters = np.unique(raw)
+    main = {}
+    for c in clusters:
+        members = np.flatnonzero(raw == c)
+        keys = Counter(key[0] for i in members if (key := aspect_key(aspects[i], frozenset())))
+        if keys:
+            key, count = keys.most_common(1)[0]
+            if count >= min_aspect_share * len(members):
+                main[int(c)] = key
+    centroids = {int(c): normalize(X[raw == c].mean(axis=0, keepdims=True))[0] for c in clusters}
+    root = {int(c): int(c) for c in clusters}
+
+    def find(c: int) -> int:
+        while root[c] != c:
+            c = root[c]
+        return c
+
+    by_aspect: dict[str, list[int]] = {}
+    for c, key in sorted(main.items()):
+        by_aspect.setdefault(key, []).append(c)
+    for group in by_aspect.values():
+        for i, a in enumerate(group):
+            for b in group[i + 1:]:
+                if float(centroids[a] @ centroids[b]) >= min_similarity:
+                    root[find(b)] = find(a)
+    return np.array([find(int(c)) for c in raw], dtype=raw.dtype)
+
+
+def merge_same_labels(raw: np.ndarray, texts: list[str], aspects: list[str | None]) -> np.ndarray:
+    """Clusters that would get the same "aspect — problem" label are one need: one theme."""
+    names = AspectProblemRepresenter().fit(texts, raw, aspects).labels_
+    first: dict[str, int] = {}
+    merged = raw.copy()
+    for cluster in sorted(names):
+        if names[cluster] != NO_LABEL:
+            merged[raw == cluster] = first.setdefault(names[cluster], cluster)
+    return merged
+
+
+def document_themes(assigned: np.ndarray, documents: list[str], verdict: np.ndarray) -> np.ndarray:
+    """Bare verdicts without a theme take the most common theme of the other mentions of their document (the
+    smallest id on ties); those whose document has none stay outliers."""
+    votes: dict[str, Counter] = {}
+    for document, theme, is_verdict in zip(documents, assigned.tolist(), verdict.tolist(), strict=True):
+        if not is_verdict and theme != OUTLIER:
+            votes.setdefault(document, Counter())[theme] += 1
+    result = assigned.copy()
+    for i in np.flatnonzero(verdict & (assigned == OUTLIER)):
+        if documents[i] in votes:
+            counts = votes[documents[i]]
+            result[i] = min(counts, key=lambda theme: (-counts[theme], theme))
+    return result
 
 
 def _pick(values: list, mask: np.ndarray) -> list:
     return [v for v, keep in zip(values, mask, strict=True) if keep]
 
 
-def _row_keys(rows: np.ndarray, seed: int) -> np.ndarray:
-    """A pseudo-random key per row index (splitmix64), the same whatever the chunking."""
-    z = rows.astype(np.uint64) + np.uint64((seed + 1) * 0x9E3779B97F4A7C15 % 2**64)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+def content_keys(texts: list[str], seed: int = 0, occurrences: list[int] | None = None) -> np.ndarray:
+    """A pseudo-random 64-bit key per mention from its text and how many times that text came before (seeded
+    blake2b): samples and orders drawn by it are the same whatever the mentions' ids, file names or arrival
+    order, and a text repeated n times is sampled like n different texts, not all or nothing.
+    ``occurrences`` gives the repeat counts when the texts come in chunks (``MentionReader`` counts in SQL)."""
+    if occurrences is None:
+        seen: dict[str, int] = {}
+        occurrences = [seen.__setitem__(t, seen.get(t, -1) + 1) or seen[t] for t in texts]
+    salt = str(seed).encode()
+    return np.fromiter((int.from_bytes(hashlib.blake2b(f"{t}\0{n}".encode(), digest_size=8, salt=salt).digest(),
+                                       "little") for t, n in zip(texts, occurrences, strict=True)),
+                       dtype=np.uint64, count=len(texts))
 
 
 class ThemeSummary:
-    """Per-theme size, similarity sum, best quotes and a bounded random text sample, fed chunk by chunk.
+    """Per-theme size, similarity sum, best quotes, top requests and a bounded random text sample, fed chunk by
+    chunk, and how often each word of a product name occurs.
 
-    The text sample keeps the ``rows_per_theme`` rows with the smallest seeded key, so it is a uniform sample
-    of each theme however the rows arrive; themes smaller than that keep every row.
+    The text sample keeps the ``rows_per_theme`` rows with the smallest key of their text, so it is the same
+    however the rows arrive, are chunked or are named (copies of one text are kept or left out together);
+    themes smaller than that keep every row.
+    Quotes and requests are the mentions closest to the theme's centroid, one per distinct text.
     """
 
-    def __init__(self, n_representatives: int, rows_per_theme: int, seed: int):
+    def __init__(self, n_representatives: int, rows_per_theme: int, seed: int, product_share: float = 0.1):
         self.n_representatives = n_representatives
         self.rows_per_theme = rows_per_theme
         self.seed = seed
+        self.product_share = product_share
         self.sizes: dict[int, int] = {}
         self.similarity_sums: dict[int, float] = {}
-        self._best: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._sample: dict[int, tuple[np.ndarray, list[str], list[str | None]]] = {}
+        self._best: dict[int, list[tuple[float, int, int, str]]] = {}
+        self._requests: dict[int, list[tuple[float, int, int, str]]] = {}
+        self._sample: dict[int, tuple[np.ndarray, list[str], list[str | None], np.ndarray]] = {}
+        self._product_words: Counter = Counter()
+        self._mentions_seen = 0
 
     def add(self, rows: np.ndarray, labels: np.ndarray, similarity: np.ndarray, texts: list[str],
-            aspects: list[str | None]) -> None:
-        keys = _row_keys(rows, self.seed)
+            aspects: list[str | None], explicit: np.ndarray, negative: np.ndarray) -> None:
+        keys = content_keys(texts, self.seed, occurrences=[0] * len(texts))  # the same in any chunking
         for theme in np.unique(labels).tolist():
             members = np.flatnonzero(labels == theme)
             self.sizes[theme] = self.sizes.get(theme, 0) + len(members)
             self.similarity_sums[theme] = self.similarity_sums.get(theme, 0.0) + float(similarity[members].sum())
-            best_similarity, best_rows = self._best.get(theme, (np.zeros(0, np.float32), np.zeros(0, np.int64)))
-            best_similarity = np.concatenate([best_similarity, similarity[members]])
-            best_rows = np.concatenate([best_rows, rows[members]])
-            top = np.lexsort((best_rows, -best_similarity))[: self.n_representatives]
-            self._best[theme] = (best_similarity[top], best_rows[top])
-            old_keys, old_texts, old_aspects = self._sample.get(theme, (np.zeros(0, np.uint64), [], []))
+            candidates = [(-float(similarity[i]), int(keys[i]), int(rows[i]), texts[i]) for i in members]
+            self._best[theme] = self._closest(self._best.get(theme, []), candidates)
+            requests = [c for c, i in zip(candidates, members, strict=True) if explicit[i]]
+            if requests:
+                self._requests[theme] = self._closest(self._requests.get(theme, []), requests)
+            old_keys, old_texts, old_aspects, old_negative = self._sample.get(
+                theme, (np.zeros(0, np.uint64), [], [], np.zeros(0, dtype=bool)))
             all_keys = np.concatenate([old_keys, keys[members]])
             all_texts = old_texts + [texts[i] for i in members]
             all_aspects = old_aspects + [aspects[i] for i in members]
+            all_negative = np.concatenate([old_negative, negative[members]])
             keep = np.sort(np.argsort(all_keys, kind="stable")[: self.rows_per_theme])
-            self._sample[theme] = (all_keys[keep], [all_texts[i] for i in keep], [all_aspects[i] for i in keep])
+            self._sample[theme] = (all_keys[keep], [all_texts[i] for i in keep], [all_aspects[i] for i in keep],
+                                   all_negative[keep])
+
+    def _closest(self, kept: list, candidates: list) -> list:
+        """The ``n_representatives`` most similar candidates with distinct texts (content key breaks ties)."""
+        chosen, seen = [], set()
+        for candidate in sorted(kept + candidates)[: 50 * self.n_representatives]:
+            if candidate[3] not in seen:
+                seen.add(candidate[3])
+                chosen.append(candidate)
+                if len(chosen) == self.n_representatives:
+                    break
+        return chosen
+
+    def count_products(self, products: list[str | None] | None) -> None:
+        self._mentions_seen += len(products) if products is not None else 0
+        for product in products or ():
+            if isinstance(product, str):
+                self._product_words.update(set(words(product)))
+
+    def product_words(self) -> frozenset[str]:
+        """Words in the product names of at least ``product_share`` of the mentions ("kindle", "united")."""
+        floor = self.product_share * max(self._mentions_seen, 1)
+        return frozenset(w for w, n in self._product_words.items() if n >= floor and len(w) > 1)
 
     def representatives(self, theme: int) -> list[int]:
-        return self._best[theme][1].tolist() if theme in self._best else []
+        return [row for _, _, row, _ in self._best.get(theme, [])]
 
-    def text_sample(self) -> tuple[list[str], np.ndarray, list[str | None]]:
-        texts, labels, aspects = [], [], []
-        for theme, (_, theme_texts, theme_aspects) in sorted(self._sample.items()):
+    def requests(self, theme: int) -> list[int]:
+        return [row for _, _, row, _ in self._requests.get(theme, [])]
+
+    def text_sample(self) -> tuple[list[str], np.ndarray, list[str | None], np.ndarray]:
+        """Texts, theme ids, aspects and negative flags of the sampled rows, theme by theme."""
+        texts, labels, aspects, negative = [], [], [], []
+        for theme, (_, theme_texts, theme_aspects, theme_negative) in sorted(self._sample.items()):
             texts += theme_texts
             aspects += theme_aspects
             labels += [theme] * len(theme_texts)
-        return texts, np.array(labels, dtype=np.int64), aspects
+            negative.append(theme_negative)
+        return (texts, np.array(labels, dtype=np.int64), aspects,
+                np.concatenate(negative) if negative else np.zeros(0, dtype=bool))

@@ -168,10 +168,38 @@ def cmd_report(args) -> int:
     return 0
 
 
+THEME_EDIT_USAGE = """unmet themes                       refit from scratch (old → new ids printed)
+unmet themes rename ID "label"     give a theme the team's own name
+unmet themes merge ID [ID ...] INTO rank these themes as one (the last id)
+unmet themes hide ID [ID ...]      leave noise out of the ranking
+unmet themes undo EDIT [EDIT ...]  take edits back
+unmet themes edits                 list the edits"""
+
+
 def cmd_themes(args) -> int:
-    """Explicit full refit of the themes; prints how old ids map to new ones."""
-    from pipelines.flows import rank_needs
+    """Explicit full refit of the themes (prints how old ids map to new ones), or the team's edits of them."""
+    from pipelines.flows import edit_themes, rank_needs
     from pipelines.storage import connect
+
+    if args.action == "edits":
+        con = connect(args.db, read_only=True)
+        try:
+            _print_table(con, "SELECT * FROM v_theme_edits", title="Theme edits")
+        finally:
+            con.close()
+        return 0
+    if args.action != "refit":
+        values = args.values[:-1] if args.action == "rename" else args.values
+        needed = {"rename": 1, "merge": 2, "hide": 1, "undo": 1}[args.action]
+        if args.action == "rename" and len(args.values) < 2 or len(values) < needed \
+                or not all(v.lstrip("-").isdigit() for v in values):
+            print(f"error: usage:\n{THEME_EDIT_USAGE}", file=sys.stderr)
+            return EXIT_USAGE
+        result = edit_themes(args.action, [int(v) for v in values],
+                             label=args.values[-1] if args.action == "rename" else None, db_path=str(args.db))
+        print(f"{args.action}: edit {', '.join(map(str, result['edit_ids']))} applied "
+              f"(theme fit {result['theme_fit_id']})")
+        return 0
 
     result = rank_needs(str(args.db), refit=True, seed=args.seed, period=args.period)
     print(f"{result.get('kind', 'no')} fit {result['theme_fit_id']}: {result['themes']} themes, "
@@ -406,7 +434,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="if a run is writing, wait this long for it instead of refusing")
     export.set_defaults(handler=cmd_export)
 
-    themes = sub.add_parser("themes", help="refit the themes from scratch and record the old → new id mapping")
+    themes = sub.add_parser("themes", help="refit the themes from scratch, or rename, merge, hide them",
+                            description=THEME_EDIT_USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    themes.add_argument("action", nargs="?", default="refit",
+                        choices=["refit", "rename", "merge", "hide", "undo", "edits"])
+    themes.add_argument("values", nargs="*", help="theme ids (and the label, for rename); edit ids for undo")
     themes.add_argument("--db", type=Path, default=DEFAULT_DB_PATH)
     themes.add_argument("--seed", type=int, default=0)
     themes.add_argument("--period", default="auto", choices=["auto", "day", "week", "month"])

@@ -253,6 +253,13 @@ def test_incremental_runs_keep_theme_ids_and_a_refit_maps_them(tmp_path, prefect
     con.close()
 
 
+def html_text(html: str) -> str:
+    import html as entities
+    import re
+
+    return entities.unescape(re.sub(r"<[^>]+>", " ", html))
+
+
 def find_chromium():
     for name in ("chromium", "chromium-browser", "google-chrome"):
         if shutil.which(name):
@@ -262,9 +269,12 @@ def find_chromium():
     pytest.skip("chromium not installed (Debian package 'chromium'); .ci/run installs it")
 
 
-def test_report_renders_charts_in_headless_chromium(sample_db, tmp_path):
+def test_report_renders_charts_in_headless_chromium(sample_db, tmp_path, prefect_harness):
     chromium = find_chromium()
-    db, _ = sample_db
+    db = tmp_path / "edited.duckdb"
+    shutil.copy(sample_db[0], db)
+    theme = ranked(db)[1][0]
+    assert main(["themes", "rename", str(theme), "Our name for it", "--db", str(db)]) == 0
     out = tmp_path / "report.html"
     assert main(["report", "--db", str(db), "--out", str(out)]) == 0
     html = out.read_text(encoding="utf-8")
@@ -274,8 +284,17 @@ def test_report_renders_charts_in_headless_chromium(sample_db, tmp_path):
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert 'data-js-errors="0"' in dom.stdout
     assert 'data-charts-drawn="5"' in dom.stdout  # landscape, top needs, trends, explicit/implicit, hierarchy
-    for section in ("landscape", "top-needs", "trends", "need-split", "ranking", "quotes"):
+    for section in ("landscape", "top-needs", "trends", "need-split", "ranking", "quotes", "edits"):
         assert f'id="{section}"' in dom.stdout
+    con = duckdb.connect(str(db), read_only=True)
+    top = con.execute("SELECT need_statement, rating_impact FROM v_unmet_needs ORDER BY rank LIMIT 1").fetchone()
+    requests = con.execute("SELECT count(*) FROM v_unmet_needs WHERE rank <= 20 AND top_requests <> '[]'").fetchone()[0]
+    con.close()
+    text = html_text(dom.stdout)
+    assert top[0] in text and "Our name for it" in text and ">renamed<" in dom.stdout  # the team's edit shows
+    assert text.count("Need:") >= 2 and requests > 0 and text.count("Top requests") == requests
+    assert top[1] < 0 and f"{top[1]:+.2f}".replace("-", "−") in text  # the rating impact of the top need
+    assert "rename" in html_text(dom.stdout.split('id="edits"', 1)[1])
     assert "Uncaught" not in dom.stderr
     artifacts = Path(os.environ.get("UNMET_TEST_ARTIFACTS", Path(__file__).parent / "artifacts"))
     artifacts.mkdir(parents=True, exist_ok=True)
@@ -349,3 +368,64 @@ def test_period_on_undated_data_is_a_warning_and_changes_nothing(tmp_path, prefe
     capsys.readouterr()
     assert main(["run", str(path), "--db", db]) == 0
     assert "the data has no dates: trends are not computed" in capsys.readouterr().out
+
+
+def ranked(db, columns="theme_id, theme_label, mentions"):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(f"SELECT {columns} FROM v_unmet_needs ORDER BY rank").fetchall()
+    finally:
+        con.close()
+
+
+def test_the_teams_renames_merges_and_hides_last_through_runs_and_refits(tmp_path, prefect_harness, capsys):
+    db = str(tmp_path / "unmet.duckdb")
+    feedback_pipeline([SAMPLE_FILES[0]], db, n_bootstrap=30)
+    (named, _, _), (merged, _, merged_n), (into, _, into_n), (hidden, _, _) = ranked(db)[:4]
+    assert main(["themes", "rename", str(named), "Checkout keeps failing", "--db", db]) == 0
+    assert main(["themes", "merge", str(merged), str(into), "--db", db]) == 0
+    assert main(["themes", "hide", str(hidden), "--db", db]) == 0
+    assert main(["themes", "merge", "99999", str(into), "--db", db]) == 2  # unknown theme: a clear error
+    assert "no theme 99999" in capsys.readouterr().err
+    shown = {theme: (label, n) for theme, label, n in ranked(db)}
+    assert shown[named][0] == "Checkout keeps failing"
+    assert merged not in shown and hidden not in shown and shown[into][1] == merged_n + into_n
+    con = duckdb.connect(db, read_only=True)
+    assert con.execute("SELECT count(*) FROM v_need_mentions WHERE theme_id = ?", [merged]).fetchone()[0] == 0
+    assert con.execute("SELECT bool_and(theme_is_hidden) FROM v_need_mentions WHERE theme_id = ?",
+                       [hidden]).fetchone()[0]
+    con.close()
+
+    feedback_pipeline(SAMPLE_FILES[1:], db, n_bootstrap=30)  # incremental: the rules hold
+    assert "Checkout keeps failing" in [label for _, label, _ in ranked(db)]
+    assert main(["themes", "--db", db]) == 0  # refit: the rules follow the themes to their new ids
+    after = ranked(db, "theme_id, theme_label, is_renamed")
+    assert [label for _, label, renamed in after if renamed] == ["Checkout keeps failing"]
+    con = duckdb.connect(db, read_only=True)
+    live = {r[0] for r in con.execute("SELECT theme_id FROM themes WHERE theme_fit_id = "
+                                      "(SELECT theme_fit_id FROM v_latest_theme_fit)").fetchall()}
+    rules = con.execute("SELECT action, theme_id FROM v_theme_edits WHERE is_active").fetchall()
+    con.close()
+    assert {action for action, _ in rules} == {"rename", "merge", "hide"}
+    assert all(theme in live for _, theme in rules)
+    hidden_now = next(theme for action, theme in rules if action == "hide")
+    assert hidden_now not in {theme for theme, _, _ in after}
+    assert main(["themes", "undo", "1", "--db", db]) == 0
+    assert "Checkout keeps failing" not in [label for _, label, _ in ranked(db)]
+
+
+def test_the_same_texts_under_another_file_name_and_ids_give_the_same_themes(tmp_path, prefect_harness):
+    import pandas as pd
+
+    reviews = pd.read_csv(SAMPLE / "app_store_reviews.csv", dtype=str)
+    first = tmp_path / "reviews.csv"
+    reviews.to_csv(first, index=False)
+    second = tmp_path / "export-2026-12-01.csv"
+    reviews.assign(review_id="other-" + reviews["review_id"]).sample(frac=1, random_state=4).to_csv(second,
+                                                                                                    index=False)
+    results = []
+    for path in (first, second):
+        db = str(tmp_path / f"{path.stem}.duckdb")
+        feedback_pipeline([str(path)], db, n_bootstrap=30)
+        results.append(sorted(ranked(db, "theme_label, mentions, round(opportunity_score, 6)")))
+    assert results[0] == results[1] and len(results[0]) >= 3

@@ -45,3 +45,21 @@ def test_intervals_narrow_with_more_data_and_are_reproducible():
 
 def test_empty_input():
     assert rank_themes(mentions({})).empty
+
+
+def test_star_ratings_decide_satisfaction_and_give_each_theme_its_impact():
+    """Negative-sounding sentences in 5-star reviews are not an unmet need; 1-star reviews are."""
+    frame = mentions({"nitpick": (100, 100, 0), "broken": (100, 100, 0)})
+    frame["rating"] = np.where(frame["theme_id"] == "nitpick", 5.0, 1.0)
+    others = pd.Series(3.0, index=[f"other-{i}" for i in range(100)])  # rated documents that raise no need
+    ratings = pd.concat([frame.drop_duplicates("feedback_id").set_index("feedback_id")["rating"], others])
+    table = rank_themes(frame, n_bootstrap=50, ratings=ratings).set_index("theme_id")
+    assert table.loc["nitpick", "satisfaction"] == 10.0 and table.loc["broken", "satisfaction"] == 0.0
+    assert table.loc["broken", "rank"] == 1 and table.loc["broken", "opportunity_score"] == 20.0
+    assert set(table["satisfaction_basis"]) == {"ratings"}
+    broken = table.loc["broken"]
+    assert broken["mean_rating"] == 1.0 and broken["mean_rating_without"] == 4.0 and broken["rating_impact"] == -3.0
+    assert broken["rating_impact_ci_low"] < -3.0 < broken["rating_impact_ci_high"] < 0
+    unrated = rank_themes(mentions({"nitpick": (100, 100, 0)}), n_bootstrap=50).set_index("theme_id")
+    assert unrated.loc["nitpick", "satisfaction"] == 0.0 and unrated.loc["nitpick", "satisfaction_basis"] == "sentiment"
+    assert np.isnan(unrated.loc["nitpick", "rating_impact"])

@@ -10,15 +10,20 @@ CONTRACT = {
                    "sentiment", "sentiment_score", "explicit_needs", "implicit_needs"],
     "v_need_mentions": ["mention_id", "feedback_id", "source_id", "sentence", "need_kind", "need_confidence",
                         "aspect", "aspect_kind", "sentiment", "theme_id", "theme_label", "created_at",
-                        "parent_theme_id", "parent_theme_label", "source_kind", "source_name", "product", "url"],
+                        "parent_theme_id", "parent_theme_label", "source_kind", "source_name", "product", "url",
+                        "theme_is_hidden"],
     "v_unmet_needs": ["rank", "theme_id", "theme_label", "mentions", "explicit_share", "negative_share",
                       "opportunity_score", "ci_low", "ci_high", "example_quotes", "documents", "importance",
                       "satisfaction", "implicit_share", "share_previous", "share_latest", "trend_growth",
-                      "trend_p_value", "trend", "is_emerging", "parent_theme_id", "parent_theme_label", "top_terms"],
+                      "trend_p_value", "trend", "is_emerging", "parent_theme_id", "parent_theme_label", "top_terms",
+                      "need_statement", "aspect", "problem", "label_coverage", "top_requests", "satisfaction_basis",
+                      "rated_documents", "mean_rating", "mean_rating_without", "rating_impact", "rating_impact_ci_low",
+                      "rating_impact_ci_high", "model_label", "is_renamed"],
     "v_unmet_needs_by_segment": ["segment", "segment_value", "rank", "theme_id", "theme_label", "mentions",
                                  "documents", "explicit_share", "negative_share", "importance", "satisfaction",
                                  "opportunity_score", "ci_low", "ci_high"],
     "v_theme_trends": ["theme_id", "theme_label", "period_start", "mentions", "period_mentions", "share"],
+    "v_theme_edits": ["edit_id", "action", "theme_id", "into_id", "label", "created_at", "is_active"],
 }
 
 
@@ -74,3 +79,24 @@ def test_missing_database_for_readers_and_busy_database(tmp_path):
     finally:
         holder.kill()
     assert isinstance(duckdb.__version__, str)
+
+
+def test_a_refit_carries_edits_to_the_theme_that_took_most_of_the_old_one(tmp_path):
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from pipelines.storage.theme_edits import carry_edits, load_edits
+
+    con = connect(tmp_path / "w.duckdb")
+    now = datetime.now(UTC)
+    con.execute("""INSERT INTO theme_edits (action, theme_id, into_id, label, created_at) VALUES
+                   ('rename', 3, NULL, 'Sizing runs small', ?), ('merge', 4, 3, NULL, ?), ('hide', 5, NULL, NULL, ?),
+                   ('hide', 6, NULL, NULL, ?)""", [now] * 4)
+    id_map = pd.DataFrame({"old_theme_id": [3, 3, 4, 5, 6], "new_theme_id": [20, 21, 4, 22, -1],
+                           "shared_mentions": [10, 30, 8, 5, 9], "share_of_old": [0.25, 0.75, 1.0, 1.0, 1.0]})
+    assert carry_edits(con, id_map, new_ids={4, 20, 21, 22}) == 3
+    edits = load_edits(con)
+    assert edits.renames == {21: "Sizing runs small"} and edits.merges == {4: 21}
+    assert edits.hidden == {22, 6}  # every mention of 6 became an outlier: nothing to carry it to
+    assert edits.shown_as(4) == 21 and edits.shown_as(21) == 21

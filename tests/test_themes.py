@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from models.themes import OUTLIER, ThemeModel
+from models.themes import OUTLIER, MentionChunk, ThemeModel, content_keys
 from pipelines.ranking.segments import rank_by_segment
 from pipelines.ranking.theme_ids import match_refit
 from pipelines.ranking.trend import benjamini_hochberg, choose_period, theme_shares, trend_tests
@@ -86,7 +86,8 @@ def test_labelling_in_chunks_gives_what_one_pass_gives():
     state = whole.state_()
     one = ThemeModel.from_state(state, emerging_min_size=10).partial_fit(X, texts, aspects)
     chunked = ThemeModel.from_state(state, emerging_min_size=10).label(
-        ((X[i:i + 37], texts[i:i + 37], aspects[i:i + 37], None) for i in range(0, len(texts), 37)), emerging=True)
+        (MentionChunk(X[i:i + 37], texts[i:i + 37], aspects[i:i + 37]) for i in range(0, len(texts), 37)),
+        emerging=True)
     assert (one.labels_ == chunked.labels_).all() and any(t["emerging"] for t in one.themes_)
     assert one.outliers_ == chunked.outliers_
     for a, b in zip(one.themes_, chunked.themes_, strict=True):  # cohesion: float sums in another order
@@ -96,7 +97,7 @@ def test_labelling_in_chunks_gives_what_one_pass_gives():
 def test_learning_from_a_sample_bounds_the_rows_fitted_and_still_labels_every_row():
     X, texts, aspects, truth = corpus(["battery", "crash", "support"], 100)
     model = ThemeModel(max_fit_rows=90, random_state=1).fit(X, texts, aspects)
-    assert len(model.fit_sample(len(texts))) == 90 and len(model.labels_) == len(texts)
+    assert len(model.fit_sample(content_keys(texts))) == 90 and len(model.labels_) == len(texts)
     themed = model.labels_ != OUTLIER
     assert themed.mean() > 0.85
     for theme in np.unique(model.labels_[themed]):
@@ -151,3 +152,15 @@ def test_rankings_cut_by_segment():
     assert set(table["segment"]) == {"product"}  # one-valued segments repeat the overall ranking
     assert set(table["segment_value"]) == {"A", "B"}
     assert (table.groupby("segment_value")["rank"].min() == 1).all()
+
+
+def test_the_same_texts_in_another_order_give_the_same_themes():
+    """Ids and file names change the order mentions arrive in; the themes must follow the texts alone."""
+    X, texts, aspects, _ = corpus(["battery", "crash", "support", "price"], 30)
+    shuffled = np.random.default_rng(3).permutation(len(texts))
+    first = ThemeModel(max_fit_rows=80).fit(X, texts, aspects)
+    second = ThemeModel(max_fit_rows=80).fit(X[shuffled], [texts[i] for i in shuffled],
+                                             [aspects[i] for i in shuffled])
+    assert (first.labels_[shuffled] == second.labels_).all()
+    assert [(t["theme_id"], t["label"], t["size"]) for t in first.themes_] == \
+        [(t["theme_id"], t["label"], t["size"]) for t in second.themes_]

@@ -10,7 +10,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 import pyarrow as pa
@@ -27,10 +27,11 @@ from pipelines.ranking.theme_ids import match_refit
 from pipelines.ranking.trend import choose_period, period_start, theme_shares, trend_tests
 from pipelines.storage.mentions import MentionReader
 from pipelines.storage.runs import recorded_run
+from pipelines.storage.theme_edits import carry_edits, load_edits
 from pipelines.storage.theme_store import PreviousFit, load_previous_fit, write_fit
 
 log = logging.getLogger("unmet.rank")
-THEME_MODEL = "unmet.themes.v2"
+THEME_MODEL = "unmet.themes.v3"
 
 @dataclass
 class ThemeFit:
@@ -52,10 +53,10 @@ def fit_themes(mentions: MentionReader, ids: pa.Array, encoder: str, previous: P
         return ThemeFit("incremental", model, pd.DataFrame())
     first_id = previous.next_theme_id if previous else 0
     model = registry.get(THEME_MODEL, **params)
-    embeddings, texts = mentions.sample(ids.take(model.fit_sample(len(ids))))
-    model.learn(embeddings, texts, first_id=first_id)
-    del embeddings, texts
-    model.label((embeddings, texts, aspects, None) for embeddings, texts, aspects, _ in mentions.chunks())
+    embeddings, texts, aspects = mentions.sample(ids.take(model.fit_sample(mentions.content_keys(seed))))
+    model.learn(embeddings, texts, aspects, first_id=first_id)
+    del embeddings, texts, aspects
+    model.label(replace(chunk, known=None) for chunk in mentions.chunks())
     if not previous:
         return ThemeFit("initial", model, pd.DataFrame())
     if previous.encoder != encoder:
@@ -66,11 +67,12 @@ def fit_themes(mentions: MentionReader, ids: pa.Array, encoder: str, previous: P
 
 
 @task(cache_policy=NONE)
-def score_themes(mentions: pd.DataFrame, period: str, n_bootstrap: int, seed: int,
-                 min_segment_mentions: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Overall ranking with trend columns, per-period shares, and rankings per segment (outliers not ranked)."""
-    themed = mentions[mentions["theme_id"] != OUTLIER]
-    ranking = rank_themes(themed, n_bootstrap=n_bootstrap, seed=seed)
+def score_themes(mentions: pd.DataFrame, period: str, n_bootstrap: int, seed: int, min_segment_mentions: int,
+                 ratings: pd.Series, hidden: frozenset[int]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Overall ranking with trend and rating columns, per-period shares, and rankings per segment (outliers and
+    themes the team hid are not ranked)."""
+    themed = mentions[~mentions["theme_id"].isin([OUTLIER, *hidden])]
+    ranking = rank_themes(themed, n_bootstrap=n_bootstrap, seed=seed, ratings=ratings)
     ranking["implicit_share"] = 1.0 - ranking["explicit_share"].astype(float)
     shares = theme_shares(themed, period)
     trends = trend_tests(shares, ranking["theme_id"].tolist())
@@ -112,7 +114,8 @@ def rank_needs(db_path: str = str(DEFAULT_DB_PATH), n_bootstrap: int = 300, seed
                                                 "WHERE created_at IS NOT NULL").fetchone()[0]:
             log.warning("the data has no dates: trends are not computed, and --period %s changes nothing", period)
             period = parameters["period"] = "auto"
-        digest = mentions_digest(ids, parameters)
+        edits = load_edits(con)
+        digest = mentions_digest(ids, {**parameters, "edits": edits.digest()})
         if previous and not refit and previous.mentions_digest == digest:
             log.info("need mentions unchanged since fit %s: ranking kept", previous.fit_id)
             run.complete(counts={"mentions": len(ids), "reused_fit": True})
@@ -124,18 +127,22 @@ def rank_needs(db_path: str = str(DEFAULT_DB_PATH), n_bootstrap: int = 300, seed
         # quoted: Prefect would otherwise walk every number of the previous fit's state five times, looking for
         # futures in it (4 s of a 6.2 s rank with 33 themes)
         fit = fit_themes(mentions, ids, encoder, quote(previous), refit, seed)
+        if fit.kind == "refit" and carry_edits(con, fit.id_map, {t["theme_id"] for t in fit.model.themes_}):
+            edits = load_edits(con)
         frame = mentions.ranking_columns_.to_pandas()
-        frame["theme_id"] = fit.model.labels_
+        frame["theme_id"] = [edits.shown_as(t) if t != OUTLIER else OUTLIER for t in fit.model.labels_.tolist()]
         chosen_period = choose_period(frame["created_at"]) if period == "auto" else period
         frame["period"] = period_start(frame["created_at"], chosen_period).astype(str).replace("NaT", None)
-        ranking, shares, segments = score_themes(frame, chosen_period, n_bootstrap, seed, min_segment_mentions)
+        ranking, shares, segments = score_themes(frame, chosen_period, n_bootstrap, seed, min_segment_mentions,
+                                                 mentions.ratings(), edits.hidden)
         del frame
-        representatives = {t["theme_id"]: [ids[i].as_py() for i in t["representatives"]] for t in fit.model.themes_}
-        found = mentions.quotes([i for chosen in representatives.values() for i in chosen])
-        ranking["example_quotes"] = ranking["theme_id"].map(
-            {theme: json.dumps([found[i] for i in chosen]) for theme, chosen in representatives.items()})
+        for column, field in (("example_quotes", "representatives"), ("top_requests", "top_requests")):
+            chosen = {t["theme_id"]: [ids[i].as_py() for i in t[field]] for t in fit.model.themes_}
+            found = mentions.quotes([i for sentences in chosen.values() for i in sentences])
+            ranking[column] = ranking["theme_id"].map(
+                {theme: json.dumps([found[i] for i in sentences]) for theme, sentences in chosen.items()})
         write_fit(con, fit_id=fit_id, digest=digest, kind=fit.kind, model_name=THEME_MODEL, model=fit.model,
-                  params=parameters, encoder=encoder,
+                  params=parameters, encoder=encoder, edits=edits,
                   period=chosen_period, previous=previous, run_id=run_id,
                   sentence_ids=ids, ranking=ranking, shares=shares, segments=segments, id_map=fit.id_map)
         counts = {"mentions": len(ids), "themes": len(fit.model.themes_), "outliers": fit.model.outliers_["size"],

@@ -2,7 +2,14 @@
 
 On a 0–10 scale per component (so the score is 0–20):
 - importance   = 10 × (documents raising the theme / documents raising the most-raised theme)
-- satisfaction = 10 × (1 − share of the theme's mentions that are negative)
+- satisfaction = 10 × share of satisfied votes. A document with a star rating is one vote, satisfied when
+  its rating is in the top two boxes (4–5 of 5, 9–10 of 10: Ulwick's own measure of satisfaction); a document
+  without one (tweets) votes once per mention, satisfied unless the mention is negative. Without any ratings
+  this is 1 − the theme's negative-mention share, as before; with ratings the customer's own verdict decides,
+  so a theme raised in 5-star reviews is not scored as unmet because its sentences sound negative.
+
+Where documents carry ratings, each theme also gets its **impact**: the mean rating of the rated documents
+that raise it minus that of the rated documents that do not, with a 95 % (Welch, normal) interval.
 
 A 95 % interval comes from a Poisson bootstrap over documents; themes are ranked by the interval's
 lower bound, so a theme with 3 mentions cannot outrank one with 300 by noise.
@@ -21,29 +28,59 @@ def opportunity(importance: np.ndarray, satisfaction: np.ndarray) -> np.ndarray:
     return importance + np.maximum(importance - satisfaction, 0.0)
 
 
-def _components(doc_counts, mentions, negatives):
+def _components(doc_counts, votes, satisfied):
     """Importance and satisfaction on 0–10 from per-theme counts (last axis = themes)."""
     top = np.maximum(doc_counts.max(axis=-1, keepdims=True), 1e-12)
     importance = SCALE * doc_counts / top
-    satisfaction = SCALE * (1.0 - negatives / np.maximum(mentions, 1e-12))
+    satisfaction = SCALE * satisfied / np.maximum(votes, 1e-12)
     return importance, satisfaction
 
 
-def _bootstrap_scores(raised, mention_matrix, negative_matrix, n_bootstrap: int, seed: int, block: int = 25):
+def _bootstrap_scores(raised, vote_matrix, satisfied_matrix, n_bootstrap: int, seed: int, block: int = 25):
     """Opportunity per bootstrap replicate (Poisson document weights), ``block`` replicates at a time so the
     weights never need n_bootstrap × documents floats (2.4 GB for 300 replicates of a million documents)."""
     rng = np.random.default_rng(seed)
     for start in range(0, n_bootstrap, block):
         weights = rng.poisson(1.0, size=(min(block, n_bootstrap - start), raised.shape[0])).astype(float)
-        boot_i, boot_s = _components(np.asarray(raised.T @ weights.T).T, np.asarray(mention_matrix.T @ weights.T).T,
-                                     np.asarray(negative_matrix.T @ weights.T).T)
+        boot_i, boot_s = _components(np.asarray(raised.T @ weights.T).T, np.asarray(vote_matrix.T @ weights.T).T,
+                                     np.asarray(satisfied_matrix.T @ weights.T).T)
         yield opportunity(boot_i, boot_s)
 
 
-def rank_themes(mentions: pd.DataFrame, n_bootstrap: int = 300, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
-    """One row per theme, ranked. ``mentions`` has feedback_id, theme_id, need_kind, sentiment."""
+def top_box(ratings: np.ndarray) -> np.ndarray:
+    """1 where a rating is in the top two boxes of its scale (5-point up to 5, 10-point up to 10, else its max)."""
+    known = ratings[~np.isnan(ratings)]
+    top = 5.0 if not len(known) or known.max() <= 5 else 10.0 if known.max() <= 10 else float(known.max())
+    return (ratings >= top - 1).astype(float)
+
+
+def rating_impact(raised_documents: pd.Series, ratings: pd.Series, z: float = 1.96) -> dict:
+    """Mean rating with and without the theme among rated documents, their difference and its interval."""
+    rated = ratings.dropna()
+    inside = rated[rated.index.isin(raised_documents)]
+    outside = rated[~rated.index.isin(raised_documents)]
+    if len(inside) < 2 or len(outside) < 2:
+        return {"rated_documents": int(len(inside)), "mean_rating": float(inside.mean()) if len(inside) else np.nan,
+                "mean_rating_without": np.nan, "rating_impact": np.nan, "rating_impact_ci_low": np.nan,
+                "rating_impact_ci_high": np.nan}
+    difference = float(inside.mean() - outside.mean())
+    error = float(np.sqrt(inside.var(ddof=1) / len(inside) + outside.var(ddof=1) / len(outside)))
+    return {"rated_documents": int(len(inside)), "mean_rating": float(inside.mean()),
+            "mean_rating_without": float(outside.mean()), "rating_impact": difference,
+            "rating_impact_ci_low": difference - z * error, "rating_impact_ci_high": difference + z * error}
+
+
+RATING_COLUMNS = ["rated_documents", "mean_rating", "mean_rating_without", "rating_impact", "rating_impact_ci_low",
+                  "rating_impact_ci_high"]
+
+
+def rank_themes(mentions: pd.DataFrame, n_bootstrap: int = 300, seed: int = 0, level: float = 0.95,
+                ratings: pd.Series | None = None) -> pd.DataFrame:
+    """One row per theme, ranked. ``mentions`` has feedback_id, theme_id, need_kind, sentiment and, optionally,
+    the document's ``rating``. ``ratings`` (feedback_id → rating, every document, with or without needs) gives
+    each theme its rating impact."""
     columns = ["theme_id", "rank", "mentions", "documents", "explicit_share", "negative_share", "importance",
-               "satisfaction", "opportunity_score", "ci_low", "ci_high"]
+               "satisfaction", "opportunity_score", "ci_low", "ci_high", "satisfaction_basis", *RATING_COLUMNS]
     if mentions.empty:
         return pd.DataFrame(columns=columns)
     docs, doc_index = np.unique(mentions["feedback_id"].to_numpy(), return_inverse=True)
@@ -53,14 +90,24 @@ def rank_themes(mentions: pd.DataFrame, n_bootstrap: int = 300, seed: int = 0, l
     mention_matrix = sparse.csr_matrix((np.ones(len(mentions)), (doc_index, theme_index)), shape=shape)
     negative_matrix = sparse.csr_matrix((negative, (doc_index, theme_index)), shape=shape)
     raised = (mention_matrix > 0).astype(float)
+    rating = np.full(len(docs), np.nan)
+    if "rating" in mentions:
+        rating[doc_index] = pd.to_numeric(mentions["rating"], errors="coerce").to_numpy(dtype=float)
+    rated = sparse.diags((~np.isnan(rating)).astype(float))
+    unrated = sparse.diags(np.isnan(rating).astype(float))
+    vote_matrix = (rated @ raised + unrated @ mention_matrix).tocsr()
+    satisfied_matrix = (sparse.diags(np.nan_to_num(top_box(rating))) @ rated @ raised
+                        + unrated @ (mention_matrix - negative_matrix)).tocsr()
 
     doc_counts = np.asarray(raised.sum(axis=0)).ravel()
     mention_counts = np.asarray(mention_matrix.sum(axis=0)).ravel()
     negative_counts = np.asarray(negative_matrix.sum(axis=0)).ravel()
-    importance, satisfaction = _components(doc_counts, mention_counts, negative_counts)
+    rated_counts = np.asarray((rated @ raised).sum(axis=0)).ravel()
+    importance, satisfaction = _components(doc_counts, np.asarray(vote_matrix.sum(axis=0)).ravel(),
+                                           np.asarray(satisfied_matrix.sum(axis=0)).ravel())
     score = opportunity(importance, satisfaction)
 
-    boot = np.vstack(list(_bootstrap_scores(raised, mention_matrix, negative_matrix, n_bootstrap, seed)))
+    boot = np.vstack(list(_bootstrap_scores(raised, vote_matrix, satisfied_matrix, n_bootstrap, seed)))
     alpha = (1 - level) / 2
     low, high = np.quantile(boot, [alpha, 1 - alpha], axis=0)
 
@@ -70,7 +117,13 @@ def rank_themes(mentions: pd.DataFrame, n_bootstrap: int = 300, seed: int = 0, l
         "explicit_share": explicit.reindex(themes).to_numpy(), "negative_share": negative_counts / mention_counts,
         "importance": importance, "satisfaction": satisfaction, "opportunity_score": score,
         "ci_low": np.minimum(low, score), "ci_high": np.maximum(high, score),
+        "satisfaction_basis": np.where(rated_counts == 0, "sentiment",
+                                       np.where(rated_counts == doc_counts, "ratings", "ratings and sentiment")),
     })
+    impact = pd.DataFrame([rating_impact(mentions.loc[mentions["theme_id"] == theme, "feedback_id"], ratings)
+                           if ratings is not None and ratings.notna().any()
+                           else dict.fromkeys(RATING_COLUMNS, np.nan) for theme in themes])
+    table = pd.concat([table, impact[RATING_COLUMNS]], axis=1)
     table = table.sort_values(["ci_low", "opportunity_score", "mentions", "theme_id"],
                               ascending=[False, False, False, True]).reset_index(drop=True)
     table["rank"] = np.arange(1, len(table) + 1)

@@ -29,6 +29,8 @@ class ReportData:
     segments: pd.DataFrame
     fit: dict
     totals: dict
+    edits: pd.DataFrame
+    hidden: int
 
 
 def load_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
@@ -39,11 +41,14 @@ def load_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
     totals = con.execute("""SELECT count(*) AS documents, min(created_at) AS first, max(created_at) AS last,
                                    count(DISTINCT source_name) AS sources FROM v_feedback""").df().iloc[0].to_dict()
     return ReportData(
-        ranking=con.execute("SELECT * FROM v_unmet_needs ORDER BY rank").df(),
+        ranking=rating_columns(con.execute("SELECT * FROM v_unmet_needs ORDER BY rank").df()),
         trends=con.execute("SELECT * FROM v_theme_trends").df(),
         segments=con.execute("""SELECT segment, segment_value, count(*) AS themes, sum(mentions) AS mentions
                                 FROM v_unmet_needs_by_segment GROUP BY ALL ORDER BY segment, mentions DESC""").df(),
-        fit=fit.iloc[0].to_dict(), totals=totals)
+        fit=fit.iloc[0].to_dict(), totals=totals,
+        edits=con.execute("SELECT * FROM v_theme_edits WHERE is_active").df(),
+        hidden=con.execute("""SELECT count(*) FROM themes WHERE is_hidden
+                              AND theme_fit_id = (SELECT theme_fit_id FROM v_latest_theme_fit)""").fetchone()[0])
 
 
 def _layout(fig: go.Figure, title: str, height: int = 460) -> go.Figure:
@@ -122,8 +127,21 @@ def quotes(ranking: pd.DataFrame, limit: int = 20) -> list[dict]:
     sections = []
     for row in ranking.head(limit).itertuples():
         sections.append({"rank": row.rank, "label": row.theme_label, "terms": ", ".join(list(row.top_terms)[:6]),
-                         "emerging": bool(row.is_emerging), "quotes": json.loads(row.example_quotes)})
+                         "emerging": bool(row.is_emerging), "quotes": json.loads(row.example_quotes),
+                         "need_statement": row.need_statement, "requests": json.loads(row.top_requests or "[]")})
     return sections
+
+
+def rating_columns(ranking: pd.DataFrame) -> pd.DataFrame:
+    """Mean rating and impact as the table shows them ("−0.9 (−1.1 to −0.7)"); empty without ratings."""
+    def signed(value: float) -> str:
+        return f"{value:+.2f}".replace("-", "−")
+
+    return ranking.assign(
+        mean_rating_text=[f"{m:.2f}" if pd.notna(m) else "" for m in ranking["mean_rating"]],
+        impact_text=[f"{signed(i)} ({signed(lo)} to {signed(hi)})" if pd.notna(i) else ""
+                     for i, lo, hi in zip(ranking["rating_impact"], ranking["rating_impact_ci_low"],
+                                          ranking["rating_impact_ci_high"], strict=True)])
 
 
 def build_report(db_path: str | Path, out_path: str | Path) -> Path:
@@ -141,7 +159,8 @@ def build_report(db_path: str | Path, out_path: str | Path) -> Path:
     html = Environment(autoescape=select_autoescape(default=True)).from_string(template).render(
         plotly_js=get_plotlyjs(), charts=charts, ranking=data.ranking.to_dict("records"), quotes=quotes(data.ranking),
         fit=data.fit, totals=data.totals, dated=bool(pd.notna(data.totals["first"])),
-        segments=data.segments.to_dict("records"),
+        segments=data.segments.to_dict("records"), edits=data.edits.to_dict("records"), hidden=data.hidden,
+        rated=bool(data.ranking["rated_documents"].fillna(0).sum() > 0),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), db=str(db_path))
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)

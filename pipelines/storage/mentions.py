@@ -7,9 +7,10 @@ from collections.abc import Iterator
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
-from models.themes import OUTLIER
+from models.themes import OUTLIER, MentionChunk, content_keys
 
 NOT_SEEN = -2  # a mention that the previous fit did not have (outliers there are -1)
 
@@ -28,7 +29,7 @@ WHERE s.need_kind IN ('explicit', 'implicit')"""
 MENTIONS_SQL = """
 SELECT s.sentence_id, s.feedback_id, s.text, s.aspect, s.need_kind, s.sentiment, e.embedding,
        coalesce(k.theme_id, {not_seen}) AS previous_theme_id,
-       d.source_kind, d.source_name, d.product, d.created_at""" + current_mentions(f"""{WITH_EMBEDDING}
+       d.source_kind, d.source_name, d.product, d.created_at, d.rating""" + current_mentions(f"""{WITH_EMBEDDING}
 JOIN documents d USING (feedback_id)
 LEFT JOIN (SELECT p.feedback_id, p.sentence_index, ta.theme_id
            FROM theme_assignments ta JOIN sentences p USING (sentence_id)
@@ -36,7 +37,8 @@ LEFT JOIN (SELECT p.feedback_id, p.sentence_index, ta.theme_id
 ORDER BY s.sentence_id
 """
 
-RANKING_COLUMNS = ["feedback_id", "need_kind", "sentiment", "source_kind", "source_name", "product", "created_at"]
+RANKING_COLUMNS = ["feedback_id", "need_kind", "sentiment", "source_kind", "source_name", "product", "created_at",
+                   "rating"]
 
 
 def embedding_matrix(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -66,21 +68,31 @@ class MentionReader:
                                  ).fetch_arrow_table()
         return table.column("sentence_id").combine_chunks()
 
+    def content_keys(self, seed: int) -> np.ndarray:
+        """``content_keys`` of every mention's text, in ``ids()`` order, read a chunk at a time."""
+        reader = self.con.execute(f"""SELECT s.text, row_number() OVER (PARTITION BY s.text ORDER BY s.sentence_id) - 1
+                                              AS occurrence {current_mentions()} ORDER BY s.sentence_id"""
+                                  ).fetch_record_batch(self.chunk_rows)
+        keys = [content_keys(batch.column("text").to_pylist(), seed, batch.column("occurrence").to_pylist())
+                for batch in reader]
+        return np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
+
     def encoder(self) -> str | None:
         row = self.con.execute(f"SELECT e.encoder {current_mentions(WITH_EMBEDDING)} LIMIT 1").fetchone()
         return row[0] if row else None
 
-    def sample(self, sentence_ids: pa.Array) -> tuple[np.ndarray, list[str]]:
-        """Embeddings and texts of the given mentions, in sentence-id order."""
+    def sample(self, sentence_ids: pa.Array) -> tuple[np.ndarray, list[str], list[str | None]]:
+        """Embeddings, texts and aspects of the given mentions, in sentence-id order."""
         self.con.register("unmet_sample_ids", pa.table({"sentence_id": sentence_ids}))
         try:
             table = self._query("AND s.sentence_id IN (SELECT sentence_id FROM unmet_sample_ids)").fetch_arrow_table()
         finally:
             self.con.unregister("unmet_sample_ids")
-        return embedding_matrix(table.column("embedding")), table.column("text").to_pylist()
+        return (embedding_matrix(table.column("embedding")), table.column("text").to_pylist(),
+                table.column("aspect").to_pylist())
 
-    def chunks(self) -> Iterator[tuple[np.ndarray, list[str], list[str | None], np.ndarray]]:
-        """``(embeddings, texts, aspects, previous theme ids)`` per chunk, as ``ThemeModel.label`` takes them."""
+    def chunks(self) -> Iterator[MentionChunk]:
+        """Every mention, a ``MentionChunk`` at a time, with the theme each had in the previous fit."""
         ranking, previous = [], []
         reader = self._query("").fetch_record_batch(self.chunk_rows)
         for batch in reader:
@@ -89,10 +101,19 @@ class MentionReader:
             known = np.array(batch.column("previous_theme_id").to_numpy(), dtype=np.int64)
             previous.append(known)
             known = np.where(known == NOT_SEEN, OUTLIER, known)
-            yield (embedding_matrix(batch.column("embedding")), batch.column("text").to_pylist(),
-                   batch.column("aspect").to_pylist(), known)
+            yield MentionChunk(embedding_matrix(batch.column("embedding")), batch.column("text").to_pylist(),
+                               batch.column("aspect").to_pylist(), known,
+                               documents=batch.column("feedback_id").to_pylist(),
+                               explicit=batch.column("need_kind").to_numpy(zero_copy_only=False) == "explicit",
+                               negative=batch.column("sentiment").to_numpy(zero_copy_only=False) == "negative",
+                               products=batch.column("product").to_pylist())
         self.ranking_columns_ = pa.concat_tables(ranking) if ranking else None
         self.previous_theme_ids_ = np.concatenate(previous) if previous else np.zeros(0, dtype=np.int64)
+
+    def ratings(self) -> pd.Series:
+        """feedback_id → star rating of every current document that has one (with needs or without)."""
+        frame = self.con.execute("SELECT feedback_id, rating FROM v_feedback WHERE rating IS NOT NULL").df()
+        return frame.set_index("feedback_id")["rating"].astype(float)
 
     def quotes(self, sentence_ids: list[str]) -> dict[str, dict]:
         """Quote fields of a few sentences, by sentence id."""

@@ -13,6 +13,16 @@ import pyarrow as pa
 
 from models.themes import ThemeModel
 from pipelines.faults import checkpoint
+from pipelines.storage.theme_edits import ThemeEdits
+
+THEME_ROWS = pa.schema([
+    ("theme_fit_id", pa.string()), ("theme_id", pa.int64()), ("label", pa.string()),
+    ("top_terms", pa.list_(pa.string())),
+    ("size", pa.int64()), ("representative_sentence_ids", pa.list_(pa.string())), ("parent_id", pa.int64()),
+    ("parent_label", pa.string()), ("is_emerging", pa.bool_()), ("cohesion", pa.float64()), ("aspect", pa.string()),
+    ("problem", pa.string()), ("need_statement", pa.string()), ("label_coverage", pa.float64()),
+    ("top_request_sentence_ids", pa.list_(pa.string())), ("edited_label", pa.string()), ("merged_into", pa.int64()),
+    ("is_hidden", pa.bool_())])
 
 
 @dataclass
@@ -52,7 +62,7 @@ def load_previous_fit(con: duckdb.DuckDBPyConnection) -> PreviousFit | None:
 
 
 def write_fit(con: duckdb.DuckDBPyConnection, *, fit_id: str, digest: str, kind: str, model_name: str,
-              model: ThemeModel,
+              model: ThemeModel, edits: ThemeEdits,
               params: dict, encoder: str, period: str, previous: PreviousFit | None, run_id: str,
               sentence_ids: pa.Array, ranking: pd.DataFrame, shares: pd.DataFrame, segments: pd.DataFrame,
               id_map: pd.DataFrame) -> None:
@@ -64,7 +74,13 @@ def write_fit(con: duckdb.DuckDBPyConnection, *, fit_id: str, digest: str, kind:
         {"theme_fit_id": fit_id, "theme_id": t["theme_id"], "label": t["label"], "top_terms": t["top_terms"],
          "size": t["size"], "representative_sentence_ids": [sentence_ids[i].as_py() for i in t["representatives"]],
          "parent_id": t["parent_id"], "parent_label": t["parent_label"], "is_emerging": t["emerging"],
-         "cohesion": t["cohesion"]} for t in model.themes_])
+         "cohesion": t["cohesion"], "aspect": t["aspect"], "problem": t["problem"],
+         "need_statement": t["need_statement"], "label_coverage": t["label_coverage"],
+         "top_request_sentence_ids": [sentence_ids[i].as_py() for i in t["top_requests"]],
+         "edited_label": edits.renames.get(t["theme_id"]),
+         "merged_into": shown if (shown := edits.shown_as(t["theme_id"])) != t["theme_id"] else None,
+         "is_hidden": edits.shown_as(t["theme_id"]) in edits.hidden} for t in model.themes_],
+        schema=THEME_ROWS)
     centroids = pa.table({"theme_fit_id": [fit_id] * len(state["theme_ids"]), "theme_id": state["theme_ids"],
                           "parent_id": state["parents"], "is_emerging": state["emerging"],
                           "centroid": pa.array(list(np.asarray(state["centroids"], dtype=np.float32)),
@@ -93,16 +109,19 @@ def write_fit(con: duckdb.DuckDBPyConnection, *, fit_id: str, digest: str, kind:
             con.execute("INSERT INTO theme_featurizers VALUES (?, ?, ?, ?, ?, ?)",
                         [fit_id, features["terms"], features["idf"], features["components"],
                          features["n_components"], features["lexical_weight"]])
-        con.execute("""INSERT INTO themes (theme_fit_id, theme_id, label, top_terms, size, representative_sentence_ids,
-                           parent_id, parent_label, is_emerging, cohesion) SELECT * FROM new_themes""")
+        con.execute(f"INSERT INTO themes ({', '.join(THEME_ROWS.names)}) SELECT * FROM new_themes")
         con.execute("INSERT INTO theme_centroids SELECT * FROM new_centroids")
         con.execute("INSERT INTO theme_assignments SELECT * FROM new_assignments")
         con.execute("""INSERT INTO need_rankings (theme_fit_id, theme_id, rank, mentions, documents, explicit_share,
                            negative_share, importance, satisfaction, opportunity_score, ci_low, ci_high, example_quotes,
-                           implicit_share, share_previous, share_latest, trend_growth, trend_p_value, trend)
+                           implicit_share, share_previous, share_latest, trend_growth, trend_p_value, trend,
+                           top_requests, satisfaction_basis, rated_documents, mean_rating, mean_rating_without,
+                           rating_impact, rating_impact_ci_low, rating_impact_ci_high)
                        SELECT theme_fit_id, theme_id, rank, mentions, documents, explicit_share, negative_share,
                               importance, satisfaction, opportunity_score, ci_low, ci_high, example_quotes,
-                              implicit_share, share_previous, share_latest, trend_growth, trend_p_value, trend
+                              implicit_share, share_previous, share_latest, trend_growth, trend_p_value, trend,
+                              top_requests, satisfaction_basis, rated_documents, mean_rating, mean_rating_without,
+                              rating_impact, rating_impact_ci_low, rating_impact_ci_high
                        FROM new_ranking""")
         con.execute("""INSERT INTO theme_trends SELECT theme_fit_id, theme_id, period_start, mentions, period_mentions,
                        share FROM new_shares""")
