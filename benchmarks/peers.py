@@ -34,16 +34,15 @@ from pipelines.ranking.validation import AIRLINE_FILE, CLAP_FILE, document_theme
 
 
 def airline(data_dir: Path) -> tuple[pd.DataFrame, pd.Series]:
-    tweets = pd.read_csv(data_dir / AIRLINE_FILE, dtype={"tweet_id": str})
-    documents = tweets.rename(columns={"tweet_id": "id", "tweet_created": "created_at"})[
-        ["id", "text", "created_at", "airline"]]
-    return documents, tweets.set_index("tweet_id")["negativereason"].dropna()
+    tweets = pd.read_csv(data_dir / AIRLINE_FILE, dtype={"tweet_id": str}).drop_duplicates("tweet_id")
+    return (tweets[["tweet_id", "text", "tweet_created", "airline"]],
+            tweets.set_index("tweet_id")["negativereason"].dropna())
 
 
 def clap(data_dir: Path) -> tuple[pd.DataFrame, pd.Series]:
     reviews = pd.read_csv(data_dir / CLAP_FILE, dtype={"ID": str})
     reviews["created_at"] = pd.to_datetime(reviews["date"], unit="ms", utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    documents = reviews.rename(columns={"ID": "id", "App-name": "app", "body": "text"})[
+    documents = reviews.drop_duplicates("ID").rename(columns={"ID": "id", "App-name": "app", "body": "text"})[
         ["id", "app", "text", "rating", "created_at"]]
     truth = (reviews["App-name"] + "/" + reviews["cluster"].astype(str)).set_axis(reviews["ID"])
     return documents, truth
@@ -81,7 +80,8 @@ def run_bertopic(documents: pd.DataFrame) -> dict:
     seconds = time.perf_counter() - started
     info = model.get_topic_info()
     largest = info[info["Topic"] >= 0].sort_values("Count", ascending=False)["Name"].head(5).tolist()
-    return {"themes": pd.Series(topics, index=documents["id"].to_numpy()), "seconds": seconds, "largest": largest}
+    ids = documents.iloc[:, 0].to_numpy()  # the id column comes first
+    return {"themes": pd.Series(topics, index=ids), "seconds": seconds, "largest": largest}
 
 
 def score(themes: pd.Series, truth: pd.Series, documents: pd.Index) -> dict:
@@ -94,6 +94,7 @@ def score(themes: pd.Series, truth: pd.Series, documents: pd.Index) -> dict:
 def compare(name: str, data_dir: Path, workdir: Path) -> dict:
     load, adapter = CORPORA[name]
     documents, truth = load(data_dir)
+    truth = truth[~truth.index.duplicated()]  # a document stored twice under one id is one document
     unmet = run_unmet(documents, workdir, name, adapter)
     bertopic = run_bertopic(documents)
     common = truth.index.intersection(unmet["themes"].index)

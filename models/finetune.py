@@ -168,8 +168,14 @@ def finetune_encoder(data_dir: str | Path, version: str, out_dir: Path = ARTIFAC
                      rank: int = 32, alpha: float = 32.0, epochs: int = 4, batch_size: int = 32,
                      lr: float | None = None, max_length: int = 96, seed: int = 0, limit: int | None = None,
                      mix: dict[str, GroupSpec] | None = None,
-                     extra: dict[str, tuple[list[str], list[str]]] | None = None, overwrite: bool = False) -> dict:
+                     extra: dict[str, tuple[list[str], list[str]]] | None = None, overwrite: bool = False,
+                     topic_weight: float = 0.0) -> dict:
     """Tune the encoder and save it under ``out_dir/encoder/<version>``; returns training statistics.
+
+    ``topic_weight`` > 0 keeps what the untuned encoder knows about topics: each sentence batch also pays that
+    weight × the mean squared difference between the batch's cosine-similarity matrices under the tuned and the
+    frozen untuned encoder, so sentences about the same thing stay close while the heads' directions are learnt
+    (themes are clustered on the same embedding, and tuning for needs alone scattered them).
 
     ``mode``: ``full`` (every transformer layer; default lr 5e-5) or ``lora`` (rank ``rank``; default lr 5e-4).
     ``limit`` caps rows per labelled set (for notebooks and tests); ``mix`` replaces the default groups;
@@ -191,6 +197,7 @@ def finetune_encoder(data_dir: str | Path, version: str, out_dir: Path = ARTIFAC
     else:
         trained = adapter.attach(model, rank=rank, alpha=alpha)
 
+    teacher = SentenceEncoder(adapter=None, backend="torch").model_.eval() if topic_weight > 0 else None
     mix = DEFAULT_MIX if mix is None else mix
     groups, rows = build_groups(data_dir, mix, limit, extra)
     for key, group in groups.items():
@@ -218,7 +225,7 @@ def finetune_encoder(data_dir: str | Path, version: str, out_dir: Path = ARTIFAC
         group = groups[key]
         texts = [group.texts[i] for i in batch]
         loss = _span_loss(model, tokenizer, heads, group, batch, texts, max_length) if group.spans is not None \
-            else _sentence_loss(model, tokenizer, heads, key, group, batch, texts, max_length)
+            else _sentence_loss(model, tokenizer, heads, key, group, batch, texts, max_length, teacher, topic_weight)
         loss = loss * group.spec.weight
         optimizer.zero_grad()
         loss.backward()
@@ -236,7 +243,8 @@ def finetune_encoder(data_dir: str | Path, version: str, out_dir: Path = ARTIFAC
              "final_loss": float(np.mean(losses[-100:])), "where": where}
     metadata = {"name": NAMES["delta" if mode == "full" else "lora"], "version": version,
                 "base_encoder": encoder.version_, "mode": mode, "epochs": epochs, "batch_size": batch_size, "lr": lr,
-                "max_length": max_length, "seed": seed, "training_rows": rows, "training": stats,
+                "max_length": max_length, "seed": seed, "topic_weight": topic_weight, "training_rows": rows,
+                "training": stats,
                 "trained_at": datetime.now(UTC).date().isoformat()}
     if mode == "full":
         adapter.save_delta(model, base_state, directory, {**metadata, "parameters": len(trained)})
@@ -252,13 +260,21 @@ def _head_name(key: str, task: str) -> str:
     return f"{key}__{task}".replace("/", "__").replace(".", "_")
 
 
+def _pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1)
+
+
 def _sentence_loss(model, tokenizer, heads, key: str, group: Group, batch: list[int], texts: list[str],
-                   max_length: int) -> torch.Tensor:
+                   max_length: int, teacher=None, topic_weight: float = 0.0) -> torch.Tensor:
     tokens = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
     hidden = model(**tokens).last_hidden_state
-    mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-    pooled = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1)
+    pooled = _pool(hidden, tokens["attention_mask"])
     loss = hidden.new_zeros(())
+    if teacher is not None:
+        with torch.no_grad():
+            untuned = _pool(teacher(**tokens).last_hidden_state, tokens["attention_mask"])
+        loss = loss + topic_weight * torch.nn.functional.mse_loss(pooled @ pooled.T, untuned @ untuned.T)
     for task, y in group.labels.items():
         targets = y[batch]
         if (targets != IGNORE).any():

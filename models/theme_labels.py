@@ -59,6 +59,11 @@ def phrases(tokens: list[str], max_words: int, excluded: frozenset[str]) -> set[
     return found
 
 
+def is_problem_like(phrase: str) -> bool:
+    """A phrase that names a fault: a negation or intensifier ("not charging", "too small") or a problem word."""
+    return any(w in NEGATIONS or w in problem_words() for w in phrase.split())
+
+
 def distinctiveness(membership: sparse.csr_matrix, features: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     """(score, share in theme) per theme × feature: p_t · log(p_t / p) where the theme uses it more than all do."""
     per_theme = np.asarray((membership @ features).todense())
@@ -139,6 +144,9 @@ class AspectProblemRepresenter(BaseEstimator):
                 aspect = compound  # "battery" + "life" is the aspect "battery life", not a problem
                 aspect_stems = {stem(w) for w in words(aspect)}
                 problem = self._problem(problem_scores[row], problem_shares[row], phrase_vocabulary, aspect_stems)
+            if aspect is None and problem and not is_problem_like(problem) and \
+                    phrase_shares[row, phrase_column[problem]] < self.min_aspect_share:
+                problem = None  # a word few mentions use, naming neither a subject nor a fault: say "mixed"
             theme = int(theme)
             self.aspects_[theme], self.problems_[theme] = aspect, problem
             self.labels_[theme] = " — ".join(part for part in (aspect, problem) if part) or NO_LABEL
@@ -156,13 +164,12 @@ class AspectProblemRepresenter(BaseEstimator):
         return self
 
     def _aspect(self, scores, shares, vocabulary, surface, phrase_scores, phrase_shares, phrase_vocabulary):
-        """The most distinctive aspect that ``min_aspect_share`` of the mentions hold; else the most distinctive
-        content word that half as many use."""
-        for j in np.lexsort((np.arange(len(scores)), -scores)):
-            if shares[j] < self.min_aspect_share:
-                continue
-            if scores[j] > 0 or len(scores) and shares[j] == shares.max():
-                return surface[vocabulary[j]].most_common(1)[0][0]
+        """The most distinctive aspect that ``min_aspect_share`` of the mentions hold; else one that half as many
+        hold; else the most distinctive content word that half as many use."""
+        for floor in (self.min_aspect_share, self.min_aspect_share / 2):
+            for j in np.lexsort((np.arange(len(scores)), -scores)):
+                if shares[j] >= floor and (scores[j] > 0 or shares[j] == shares.max()):
+                    return surface[vocabulary[j]].most_common(1)[0][0]
         single = [j for j in np.lexsort((np.arange(len(phrase_scores)), -phrase_scores))
                   if phrase_scores[j] > 0 and " " not in phrase_vocabulary[j]
                   and phrase_shares[j] >= self.min_aspect_share / 2]
@@ -181,8 +188,7 @@ class AspectProblemRepresenter(BaseEstimator):
             enough = np.asarray(negative_membership.sum(axis=1)).ravel() >= 3
             scores = np.where(enough[:, None], negative_scores, scores)
             shares = np.where(enough[:, None], negative_shares, shares)
-        problem_like = np.array([any(w in NEGATIONS or w in problem_words() for w in phrase.split())
-                                 for phrase in vocabulary], dtype=bool)
+        problem_like = np.array([is_problem_like(phrase) for phrase in vocabulary], dtype=bool)
         return scores * np.where(problem_like, 2.0, 1.0), shares
 
     def _problem(self, scores, shares, vocabulary, aspect_stems: set[str]) -> str | None:

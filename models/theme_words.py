@@ -47,6 +47,7 @@ purchased purchasing buy bought buying order ordered ordering return returned re
 star stars recommend recommended recommending time times day days week weeks month months year years today
 yesterday tomorrow tonight morning ago people person guy guys someone anyone everyone everything anything
 nothing something one ones two three first second last new old big able unable work works worked working
+follow followed following asap hi hey hello right yes yeah sir maam folks anyway instead else etc
 """)
 
 JUDGING_NEGATIVES = word_set("""

@@ -78,7 +78,8 @@ def plain_table(columns: list[str], rows: list[list[str]], title: str | None = N
 TOP_NEEDS_SQL = """
 SELECT rank, theme_label, mentions, round(explicit_share, 2) AS explicit, round(negative_share, 2) AS negative,
        round(opportunity_score, 2) AS score, round(ci_low, 2) || '–' || round(ci_high, 2) AS ci95,
-       json_extract_string(example_quotes, '$[0].sentence') AS example
+       CASE WHEN rating_impact IS NOT NULL THEN printf('%+.2f', rating_impact) END AS stars_impact,
+       round(label_coverage, 2) AS coverage, json_extract_string(example_quotes, '$[0].sentence') AS example
 FROM v_unmet_needs ORDER BY rank LIMIT ?
 """
 
@@ -266,7 +267,7 @@ def cmd_train(args) -> int:
 
         tuned = finetune_encoder(args.data_dir, args.version, out_dir=out, mode=args.finetune_mode,
                                  rank=args.rank, epochs=args.epochs, limit=args.limit, extra=corrections,
-                                 overwrite=args.overwrite)
+                                 overwrite=args.overwrite, topic_weight=args.topic_weight)
         print(f"encoder ({args.finetune_mode}): {tuned['steps']} steps, {tuned['texts']} texts in "
               f"{tuned['seconds']:.0f}s on {tuned['where']} → {tuned['path']}")
         adapter = tuned["path"]
@@ -476,6 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--finetune-mode", choices=["full", "lora"], default="full",
                        help="full: every transformer layer, stored as an fp16 delta (default); lora: low-rank adapter")
     train.add_argument("--rank", type=int, default=32, help="LoRA rank (with --finetune-mode lora)")
+    train.add_argument("--topic-weight", type=float, default=0.0,
+                       help="keep the untuned encoder's sentence similarities (what themes cluster on) with this "
+                            "weight while tuning (with --finetune)")
     train.add_argument("--corrections-db", type=Path, help="also learn from the human_labels of this warehouse")
     train.add_argument("--limit", type=int, help="at most this many rows per labelled set (quick runs)")
     train.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the model card")

@@ -164,3 +164,39 @@ def test_the_same_texts_in_another_order_give_the_same_themes():
     assert (first.labels_[shuffled] == second.labels_).all()
     assert [(t["theme_id"], t["label"], t["size"]) for t in first.themes_] == \
         [(t["theme_id"], t["label"], t["size"]) for t in second.themes_]
+
+
+def test_labels_name_an_aspect_and_a_problem_never_a_verdict_filler_or_the_product():
+    from models.theme_labels import AspectProblemRepresenter
+    from models.theme_words import FILLER_WORDS, STOP_WORDS, is_bare_verdict, verdict_words
+
+    sizing = ["These Acme jeans run small, so disappointed", "going to return them, they run small",
+              "the size runs small, I love the colour though", "sizing is off: runs small", "runs small in the waist"]
+    battery = ["the Acme battery dies by noon", "battery dies by noon every day, terrible", "my battery dies fast",
+               "honestly the battery dies by noon", "the battery is awful"]
+    texts = sizing + battery
+    aspects = ["size", "size", "size", "sizing", "waist", "battery", "battery", "battery", "battery", "battery"]
+    labels = np.array([0] * 5 + [1] * 5)
+    negative = np.ones(len(texts), dtype=bool)
+    model = AspectProblemRepresenter().fit(texts, labels, aspects, excluded=frozenset({"acme"}), negative=negative)
+    assert model.labels_ == {0: "size — runs small", 1: "battery — dies by noon"}
+    assert model.need_statements_[1] == "Better battery: no more “dies by noon”"
+    assert model.coverage_ == {0: 0.6, 1: 1.0}  # "sizing" and "waist" do not contain the word "size"
+    banned = STOP_WORDS | FILLER_WORDS | verdict_words() | {"acme"}
+    assert not any(w in banned for label in model.labels_.values() for w in label.replace("—", " ").split()
+                   if w not in ("by",))  # "by" is inside the phrase, never at its ends
+    assert is_bare_verdict("Disappointed.") and is_bare_verdict("Not again!") and is_bare_verdict("Love it!!")
+    assert not is_bare_verdict("Runs small.") and not is_bare_verdict("The battery died")
+
+
+def test_bare_verdicts_never_form_a_theme_and_take_their_documents_theme():
+    X, texts, aspects, _ = corpus(["battery", "crash"], 40)
+    documents = [f"doc{i}" for i in range(len(texts))]
+    verdict_rows = np.random.default_rng(0).normal(size=(30, 48)).astype(np.float32) * 0.05 + 5  # one tight blob
+    verdicts = ["Disappointed.", "Not again!", "So frustrating"] * 10
+    model = ThemeModel().fit(np.vstack([X, verdict_rows]), texts + verdicts, aspects + [None] * 30,
+                             documents=documents + documents[:29] + ["alone"])
+    verdict_labels = model.labels_[len(texts):]
+    assert (verdict_labels[:29] == model.labels_[:29]).all()  # each took its document's theme
+    assert verdict_labels[29] == OUTLIER  # a verdict alone in its document stays an outlier
+    assert all(t["label"] not in ("disappointed", "frustrating", "mixed mentions") for t in model.themes_)
