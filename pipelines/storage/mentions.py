@@ -69,12 +69,13 @@ class MentionReader:
         return table.column("sentence_id").combine_chunks()
 
     def content_keys(self, seed: int) -> np.ndarray:
-        """``content_keys`` of every mention's text, in ``ids()`` order, read a chunk at a time."""
-        reader = self.con.execute(f"""SELECT s.text, row_number() OVER (PARTITION BY s.text ORDER BY s.sentence_id) - 1
+        """``content_keys`` of every mention's text and aspect, in ``ids()`` order, read a chunk at a time."""
+        reader = self.con.execute(f"""SELECT s.text, s.aspect, row_number() OVER (
+                                              PARTITION BY s.text, coalesce(s.aspect, '') ORDER BY s.sentence_id) - 1
                                               AS occurrence {current_mentions()} ORDER BY s.sentence_id"""
                                   ).fetch_record_batch(self.chunk_rows)
-        keys = [content_keys(batch.column("text").to_pylist(), seed, batch.column("occurrence").to_pylist())
-                for batch in reader]
+        keys = [content_keys(batch.column("text").to_pylist(), seed, batch.column("occurrence").to_pylist(),
+                             batch.column("aspect").to_pylist()) for batch in reader]
         return np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
 
     def encoder(self) -> str | None:
