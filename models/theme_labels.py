@@ -140,7 +140,8 @@ class AspectProblemRepresenter(BaseEstimator):
                     not any(w in problem_words() for w in problem.split()):
                 aspect, problem = problem, aspect  # the tagger took "delayed" for the aspect of "delayed flight"
                 aspect_stems = {stem(w) for w in words(aspect)}
-            compounds = [f"{aspect} {problem}", f"{problem} {aspect}"] if aspect and problem else []
+            compounds = [f"{aspect} {problem}", f"{problem} {aspect}"] if aspect and problem and " " not in \
+                aspect + problem and not is_problem_like(problem) else []
             compound = next((c for c in compounds if c in phrase_column and phrase_shares[row, phrase_column[c]]
                              >= 0.5 * phrase_shares[row, phrase_column[problem]]), None)
             if compound:
@@ -169,14 +170,15 @@ class AspectProblemRepresenter(BaseEstimator):
     @staticmethod
     def _aspect_mentions(tokens: list[list[str]], keys: list, surface: dict) -> tuple[sparse.csr_matrix, list[str]]:
         """Which mentions speak of each aspect the models found at least twice: the mention's own aspect is it, or
-        its text has all of its words (plural-insensitive). Aspects made only of problem words ("delayed",
-        "hold") are left to the problem half of the label."""
+        its text has all of its words (plural-insensitive). Aspects of more than two words are tagging slips
+        ("battery died halfway"), and aspects made only of problem words ("delayed", "hold") are left to the
+        problem half of the label."""
         stems = [{stem(w) for w in row} | set((key or ("", ""))[0].split()) - {""} for row, key in zip(
             tokens, keys, strict=True)]
         stem_matrix, stem_vocabulary = binary_matrix(stems)
         stem_matrix = stem_matrix.tocsc()
         column_of = {s: j for j, s in enumerate(stem_vocabulary)}
-        vocabulary = sorted(key for key, forms in surface.items() if sum(forms.values()) >= 2
+        vocabulary = sorted(key for key, forms in surface.items() if sum(forms.values()) >= 2 and len(key.split()) <= 2
                             and not all(w in problem_words() for w in forms.most_common(1)[0][0].split()))
         columns = []
         for key in vocabulary:
@@ -189,7 +191,8 @@ class AspectProblemRepresenter(BaseEstimator):
     def _aspect(self, scores, shares, vocabulary, surface, phrase_scores, phrase_shares, phrase_vocabulary):
         """The most distinctive aspect that ``min_aspect_share`` of the mentions speak of; else the most
         distinctive content word that as many use."""
-        for j in np.lexsort((np.arange(len(scores)), -scores)):
+        tagged = np.array([sum(surface[key].values()) for key in vocabulary])  # ties: the aspect tagged most often
+        for j in np.lexsort((np.arange(len(scores)), -tagged, -np.round(scores, 9))):
             if shares[j] >= self.min_aspect_share and (scores[j] > 0 or shares[j] == shares.max()):
                 return surface[vocabulary[j]].most_common(1)[0][0]
         single = [j for j in np.lexsort((np.arange(len(phrase_scores)), -phrase_scores))
