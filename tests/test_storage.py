@@ -93,10 +93,14 @@ def test_a_refit_carries_edits_to_the_theme_that_took_most_of_the_old_one(tmp_pa
     con.execute("""INSERT INTO theme_edits (action, theme_id, into_id, label, created_at) VALUES
                    ('rename', 3, NULL, 'Sizing runs small', ?), ('merge', 4, 3, NULL, ?), ('hide', 5, NULL, NULL, ?),
                    ('hide', 6, NULL, NULL, ?)""", [now] * 4)
-    id_map = pd.DataFrame({"old_theme_id": [3, 3, 4, 5, 6], "new_theme_id": [20, 21, 4, 22, -1],
-                           "shared_mentions": [10, 30, 8, 5, 9], "share_of_old": [0.25, 0.75, 1.0, 1.0, 1.0]})
-    assert carry_edits(con, id_map, new_ids={4, 20, 21, 22}) == 3
+    con.execute("INSERT INTO theme_edits (action, theme_id, created_at) VALUES ('hide', 7, ?)", [now])
+    id_map = pd.DataFrame({"old_theme_id": [3, 3, 4, 5, 6, 7, 7], "new_theme_id": [20, 21, 4, 22, -1, 4, 23],
+                           "shared_mentions": [10, 30, 8, 5, 9, 6, 2],
+                           "share_of_old": [0.25, 0.75, 1.0, 1.0, 1.0, 0.75, 0.25]})
+    assert carry_edits(con, id_map, new_ids={4, 20, 21, 22, 23}) == (4, [4])
     edits = load_edits(con)
     assert edits.renames == {21: "Sizing runs small"} and edits.merges == {4: 21}
-    assert edits.hidden == {22, 6}  # every mention of 6 became an outlier: nothing to carry it to
+    # 6: every mention became an outlier, nothing to carry it to; 7: most of it joined 4, which continues the old
+    # 4, so the hide goes to 23 (its own successor), never to the visible 4
+    assert edits.hidden == {22, 6, 23}
     assert edits.shown_as(4) == 21 and edits.shown_as(21) == 21

@@ -127,8 +127,12 @@ def rank_needs(db_path: str = str(DEFAULT_DB_PATH), n_bootstrap: int = 300, seed
         # quoted: Prefect would otherwise walk every number of the previous fit's state five times, looking for
         # futures in it (4 s of a 6.2 s rank with 33 themes)
         fit = fit_themes(mentions, ids, encoder, quote(previous), refit, seed)
-        if fit.kind == "refit" and carry_edits(con, fit.id_map, {t["theme_id"] for t in fit.model.themes_}):
-            edits = load_edits(con)
+        if fit.kind == "refit":
+            moved, stranded = carry_edits(con, fit.id_map, {t["theme_id"] for t in fit.model.themes_})
+            if stranded:
+                log.warning("theme edits %s name themes this refit split into themes that continue others: they no "
+                            "longer apply (see v_theme_edits; make them again on the new themes)", stranded)
+            edits = load_edits(con) if moved else edits
         frame = mentions.ranking_columns_.to_pandas()
         frame["theme_id"] = [edits.shown_as(t) if t != OUTLIER else OUTLIER for t in fit.model.labels_.tolist()]
         chosen_period = choose_period(frame["created_at"]) if period == "auto" else period

@@ -87,15 +87,18 @@ def undo_edit(con: duckdb.DuckDBPyConnection, edit_id: int) -> None:
     con.execute("UPDATE theme_edits SET undone_at = ? WHERE edit_id = ?", [datetime.now(UTC), edit_id])
 
 
-def carry_edits(con: duckdb.DuckDBPyConnection, id_map: pd.DataFrame, new_ids: set[int]) -> int:
+def carry_edits(con: duckdb.DuckDBPyConnection, id_map: pd.DataFrame, new_ids: set[int]) -> tuple[int, list[int]]:
     """After a refit: rules naming a theme that no longer exists move to the new theme that took the largest share
-    of its mentions (none when all became outliers). Returns how many rules moved."""
+    of its mentions, unless that theme continues another old one (it kept that one's id: hiding or renaming it
+    would hide or rename the other). Returns how many rules moved and the ids of the rules left on a theme that
+    no longer exists (they no longer apply)."""
     if id_map.empty:
-        return 0
-    successors = (id_map[id_map["new_theme_id"] >= 0].sort_values(["old_theme_id", "shared_mentions"],
-                                                                   ascending=[True, False])
+        return 0, []
+    continuing = set(id_map["old_theme_id"]) & set(id_map["new_theme_id"])
+    own = id_map[(id_map["new_theme_id"] >= 0) & ~id_map["new_theme_id"].isin(continuing)]
+    successors = (own.sort_values(["old_theme_id", "shared_mentions"], ascending=[True, False])
                   .drop_duplicates("old_theme_id").set_index("old_theme_id")["new_theme_id"].to_dict())
-    moved = 0
+    moved, stranded = 0, set()
     for column in ("theme_id", "into_id"):
         rows = con.execute(f"SELECT edit_id, {column} FROM theme_edits WHERE undone_at IS NULL "
                            f"AND {column} IS NOT NULL").fetchall()
@@ -104,4 +107,6 @@ def carry_edits(con: duckdb.DuckDBPyConnection, id_map: pd.DataFrame, new_ids: s
                 con.execute(f"UPDATE theme_edits SET {column} = ? WHERE edit_id = ?",
                             [int(successors[theme]), edit_id])
                 moved += 1
-    return moved
+            elif theme not in new_ids:
+                stranded.add(edit_id)
+    return moved, sorted(stranded)
