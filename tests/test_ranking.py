@@ -53,7 +53,8 @@ def test_star_ratings_decide_satisfaction_and_give_each_theme_its_impact():
     frame["rating"] = np.where(frame["theme_id"] == "nitpick", 5.0, 1.0)
     others = pd.Series(3.0, index=[f"other-{i}" for i in range(100)])  # rated documents that raise no need
     ratings = pd.concat([frame.drop_duplicates("feedback_id").set_index("feedback_id")["rating"], others])
-    table = rank_themes(frame, n_bootstrap=50, ratings=ratings).set_index("theme_id")
+    verdicts = pd.DataFrame({"rating": ratings, "recommend": pd.Series(pd.NA, index=ratings.index, dtype="boolean")})
+    table = rank_themes(frame, n_bootstrap=50, verdicts=verdicts).set_index("theme_id")
     assert table.loc["nitpick", "satisfaction"] == 10.0 and table.loc["broken", "satisfaction"] == 0.0
     assert table.loc["broken", "rank"] == 1 and table.loc["broken", "opportunity_score"] == 20.0
     assert set(table["satisfaction_basis"]) == {"ratings"}
@@ -63,3 +64,16 @@ def test_star_ratings_decide_satisfaction_and_give_each_theme_its_impact():
     unrated = rank_themes(mentions({"nitpick": (100, 100, 0)}), n_bootstrap=50).set_index("theme_id")
     assert unrated.loc["nitpick", "satisfaction"] == 0.0 and unrated.loc["nitpick", "satisfaction_basis"] == "sentiment"
     assert np.isnan(unrated.loc["nitpick", "rating_impact"])
+
+
+def test_a_recommend_flag_counts_where_there_is_no_rating_and_gives_the_recommend_impact():
+    frame = mentions({"fine": (40, 40, 0), "dealbreaker": (40, 40, 0)})
+    frame["recommend"] = pd.array(frame["theme_id"] == "fine", dtype="boolean")
+    others = pd.Series(True, index=[f"other-{i}" for i in range(60)], dtype="boolean")
+    flags = pd.concat([frame.drop_duplicates("feedback_id").set_index("feedback_id")["recommend"], others])
+    verdicts = pd.DataFrame({"rating": np.nan, "recommend": flags})
+    table = rank_themes(frame, n_bootstrap=50, verdicts=verdicts).set_index("theme_id")
+    assert table.loc["fine", "satisfaction"] == 10.0 and table.loc["dealbreaker", "satisfaction"] == 0.0
+    deal = table.loc["dealbreaker"]
+    assert deal["recommend_share"] == 0.0 and deal["recommend_share_without"] == 1.0
+    assert deal["recommend_impact"] == -1.0 and np.isnan(deal["rating_impact"])

@@ -7,7 +7,7 @@ from pipelines.storage.warehouse import migration_files
 
 CONTRACT = {
     "v_feedback": ["feedback_id", "source_kind", "source_name", "source_id", "created_at", "rating", "text",
-                   "sentiment", "sentiment_score", "explicit_needs", "implicit_needs"],
+                   "sentiment", "sentiment_score", "explicit_needs", "implicit_needs", "recommend"],
     "v_need_mentions": ["mention_id", "feedback_id", "source_id", "sentence", "need_kind", "need_confidence",
                         "aspect", "aspect_kind", "sentiment", "theme_id", "theme_label", "created_at",
                         "parent_theme_id", "parent_theme_label", "source_kind", "source_name", "product", "url",
@@ -18,7 +18,9 @@ CONTRACT = {
                       "trend_p_value", "trend", "is_emerging", "parent_theme_id", "parent_theme_label", "top_terms",
                       "need_statement", "aspect", "problem", "label_coverage", "top_requests", "satisfaction_basis",
                       "rated_documents", "mean_rating", "mean_rating_without", "rating_impact", "rating_impact_ci_low",
-                      "rating_impact_ci_high", "model_label", "is_renamed"],
+                      "rating_impact_ci_high", "model_label", "is_renamed", "recommend_documents", "recommend_share",
+                      "recommend_share_without", "recommend_impact", "recommend_impact_ci_low",
+                      "recommend_impact_ci_high"],
     "v_unmet_needs_by_segment": ["segment", "segment_value", "rank", "theme_id", "theme_label", "mentions",
                                  "documents", "explicit_share", "negative_share", "importance", "satisfaction",
                                  "opportunity_score", "ci_low", "ci_high"],

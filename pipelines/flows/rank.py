@@ -68,11 +68,12 @@ def fit_themes(mentions: MentionReader, ids: pa.Array, encoder: str, previous: P
 
 @task(cache_policy=NONE)
 def score_themes(mentions: pd.DataFrame, period: str, n_bootstrap: int, seed: int, min_segment_mentions: int,
-                 ratings: pd.Series, hidden: frozenset[int]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Overall ranking with trend and rating columns, per-period shares, and rankings per segment (outliers and
-    themes the team hid are not ranked)."""
+                 verdicts: pd.DataFrame,
+                 hidden: frozenset[int]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Overall ranking with trend, rating and recommend columns, per-period shares, and rankings per segment
+    (outliers and themes the team hid are not ranked)."""
     themed = mentions[~mentions["theme_id"].isin([OUTLIER, *hidden])]
-    ranking = rank_themes(themed, n_bootstrap=n_bootstrap, seed=seed, ratings=ratings)
+    ranking = rank_themes(themed, n_bootstrap=n_bootstrap, seed=seed, verdicts=verdicts)
     ranking["implicit_share"] = 1.0 - ranking["explicit_share"].astype(float)
     shares = theme_shares(themed, period)
     trends = trend_tests(shares, ranking["theme_id"].tolist())
@@ -138,7 +139,7 @@ def rank_needs(db_path: str = str(DEFAULT_DB_PATH), n_bootstrap: int = 300, seed
         chosen_period = choose_period(frame["created_at"]) if period == "auto" else period
         frame["period"] = period_start(frame["created_at"], chosen_period).astype(str).replace("NaT", None)
         ranking, shares, segments = score_themes(frame, chosen_period, n_bootstrap, seed, min_segment_mentions,
-                                                 mentions.ratings(), edits.hidden)
+                                                 mentions.verdicts(), edits.hidden)
         del frame
         for column, field in (("example_quotes", "representatives"), ("top_requests", "top_requests")):
             chosen = {t["theme_id"]: [ids[i].as_py() for i in t[field]] for t in fit.model.themes_}

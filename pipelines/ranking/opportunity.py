@@ -3,13 +3,15 @@
 On a 0–10 scale per component (so the score is 0–20):
 - importance   = 10 × (documents raising the theme / documents raising the most-raised theme)
 - satisfaction = 10 × share of satisfied votes. A document with a star rating is one vote, satisfied when
-  its rating is in the top two boxes (4–5 of 5, 9–10 of 10: Ulwick's own measure of satisfaction); a document
-  without one (tweets) votes once per mention, satisfied unless the mention is negative. Without any ratings
+  its rating is in the top two boxes (4–5 of 5, 9–10 of 10: Ulwick's own measure of satisfaction); one with a
+  recommend flag but no rating votes its flag; a document with neither (tweets) votes once per mention,
+  satisfied unless the mention is negative. Without any ratings
   this is 1 − the theme's negative-mention share, as before; with ratings the customer's own verdict decides,
   so a theme raised in 5-star reviews is not scored as unmet because its sentences sound negative.
 
 Where documents carry ratings, each theme also gets its **impact**: the mean rating of the rated documents
-that raise it minus that of the rated documents that do not, with a 95 % (Welch, normal) interval.
+that raise it minus that of the rated documents that do not, with a 95 % (Welch, normal) interval; and where
+they carry a recommend flag, the same for the share that recommends.
 
 A 95 % interval comes from a Poisson bootstrap over documents; themes are ranked by the interval's
 lower bound, so a theme with 3 mentions cannot outrank one with 300 by noise.
@@ -70,17 +72,36 @@ def rating_impact(raised_documents: pd.Series, ratings: pd.Series, z: float = 1.
             "rating_impact_ci_low": difference - z * error, "rating_impact_ci_high": difference + z * error}
 
 
+def recommend_impact(raised_documents: pd.Series, flags: pd.Series, z: float = 1.96) -> dict:
+    """Share recommending with and without the theme among flagged documents, their difference and its interval."""
+    known = flags.dropna().astype(float)
+    inside = known[known.index.isin(raised_documents)]
+    outside = known[~known.index.isin(raised_documents)]
+    result = {"recommend_documents": int(len(inside)), "recommend_share": float(inside.mean()) if len(inside)
+              else np.nan, "recommend_share_without": np.nan, "recommend_impact": np.nan,
+              "recommend_impact_ci_low": np.nan, "recommend_impact_ci_high": np.nan}
+    if len(inside) < 2 or len(outside) < 2:
+        return result
+    p, q = float(inside.mean()), float(outside.mean())
+    error = float(np.sqrt(p * (1 - p) / len(inside) + q * (1 - q) / len(outside)))
+    return {**result, "recommend_share_without": q, "recommend_impact": p - q,
+            "recommend_impact_ci_low": p - q - z * error, "recommend_impact_ci_high": p - q + z * error}
+
+
 RATING_COLUMNS = ["rated_documents", "mean_rating", "mean_rating_without", "rating_impact", "rating_impact_ci_low",
                   "rating_impact_ci_high"]
+RECOMMEND_COLUMNS = ["recommend_documents", "recommend_share", "recommend_share_without", "recommend_impact",
+                     "recommend_impact_ci_low", "recommend_impact_ci_high"]
 
 
 def rank_themes(mentions: pd.DataFrame, n_bootstrap: int = 300, seed: int = 0, level: float = 0.95,
-                ratings: pd.Series | None = None) -> pd.DataFrame:
+                verdicts: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per theme, ranked. ``mentions`` has feedback_id, theme_id, need_kind, sentiment and, optionally,
-    the document's ``rating``. ``ratings`` (feedback_id → rating, every document, with or without needs) gives
-    each theme its rating impact."""
+    the document's ``rating`` and ``recommend``. ``verdicts`` (indexed by feedback_id, columns rating and
+    recommend, for every document with or without needs) gives each theme its rating and recommend impact."""
     columns = ["theme_id", "rank", "mentions", "documents", "explicit_share", "negative_share", "importance",
-               "satisfaction", "opportunity_score", "ci_low", "ci_high", "satisfaction_basis", *RATING_COLUMNS]
+               "satisfaction", "opportunity_score", "ci_low", "ci_high", "satisfaction_basis", *RATING_COLUMNS,
+               *RECOMMEND_COLUMNS]
     if mentions.empty:
         return pd.DataFrame(columns=columns)
     docs, doc_index = np.unique(mentions["feedback_id"].to_numpy(), return_inverse=True)
@@ -90,13 +111,16 @@ def rank_themes(mentions: pd.DataFrame, n_bootstrap: int = 300, seed: int = 0, l
     mention_matrix = sparse.csr_matrix((np.ones(len(mentions)), (doc_index, theme_index)), shape=shape)
     negative_matrix = sparse.csr_matrix((negative, (doc_index, theme_index)), shape=shape)
     raised = (mention_matrix > 0).astype(float)
-    rating = np.full(len(docs), np.nan)
-    if "rating" in mentions:
-        rating[doc_index] = pd.to_numeric(mentions["rating"], errors="coerce").to_numpy(dtype=float)
-    rated = sparse.diags((~np.isnan(rating)).astype(float))
-    unrated = sparse.diags(np.isnan(rating).astype(float))
+    rating, recommend = np.full(len(docs), np.nan), np.full(len(docs), np.nan)
+    for column, values in (("rating", rating), ("recommend", recommend)):
+        if column in mentions:
+            values[doc_index] = pd.to_numeric(mentions[column].astype(object).where(mentions[column].notna()),
+                                              errors="coerce").to_numpy(dtype=float)
+    verdict = np.where(~np.isnan(rating), top_box(rating), recommend)  # the customer's own, where given
+    rated = sparse.diags((~np.isnan(verdict)).astype(float))
+    unrated = sparse.diags(np.isnan(verdict).astype(float))
     vote_matrix = (rated @ raised + unrated @ mention_matrix).tocsr()
-    satisfied_matrix = (sparse.diags(np.nan_to_num(top_box(rating))) @ rated @ raised
+    satisfied_matrix = (sparse.diags(np.nan_to_num(verdict)) @ rated @ raised
                         + unrated @ (mention_matrix - negative_matrix)).tocsr()
 
     doc_counts = np.asarray(raised.sum(axis=0)).ravel()
@@ -120,10 +144,16 @@ def rank_themes(mentions: pd.DataFrame, n_bootstrap: int = 300, seed: int = 0, l
         "satisfaction_basis": np.where(rated_counts == 0, "sentiment",
                                        np.where(rated_counts == doc_counts, "ratings", "ratings and sentiment")),
     })
-    impact = pd.DataFrame([rating_impact(mentions.loc[mentions["theme_id"] == theme, "feedback_id"], ratings)
-                           if ratings is not None and ratings.notna().any()
-                           else dict.fromkeys(RATING_COLUMNS, np.nan) for theme in themes])
-    table = pd.concat([table, impact[RATING_COLUMNS]], axis=1)
+    impacts = []
+    for theme in themes:
+        raised_by = mentions.loc[mentions["theme_id"] == theme, "feedback_id"]
+        row = dict.fromkeys(RATING_COLUMNS + RECOMMEND_COLUMNS, np.nan)
+        if verdicts is not None and verdicts["rating"].notna().any():
+            row.update(rating_impact(raised_by, verdicts["rating"]))
+        if verdicts is not None and verdicts["recommend"].notna().any():
+            row.update(recommend_impact(raised_by, verdicts["recommend"]))
+        impacts.append(row)
+    table = pd.concat([table, pd.DataFrame(impacts, columns=RATING_COLUMNS + RECOMMEND_COLUMNS)], axis=1)
     table = table.sort_values(["ci_low", "opportunity_score", "mentions", "theme_id"],
                               ascending=[False, False, False, True]).reset_index(drop=True)
     table["rank"] = np.arange(1, len(table) + 1)

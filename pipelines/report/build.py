@@ -133,15 +133,21 @@ def quotes(ranking: pd.DataFrame, limit: int = 20) -> list[dict]:
 
 
 def rating_columns(ranking: pd.DataFrame) -> pd.DataFrame:
-    """Mean rating and impact as the table shows them ("−0.9 (−1.1 to −0.7)"); empty without ratings."""
+    """Mean rating, rating impact and recommend impact (percentage points) as the table shows them
+    ("−0.91 (−1.07 to −0.75)"); empty without ratings or flags."""
     def signed(value: float) -> str:
         return f"{value:+.2f}".replace("-", "−")
 
+    def interval(value: float, low: float, high: float, scale: float = 1.0) -> str:
+        return f"{signed(scale * value)} ({signed(scale * low)} to {signed(scale * high)})" if pd.notna(value) else ""
+
     return ranking.assign(
         mean_rating_text=[f"{m:.2f}" if pd.notna(m) else "" for m in ranking["mean_rating"]],
-        impact_text=[f"{signed(i)} ({signed(lo)} to {signed(hi)})" if pd.notna(i) else ""
-                     for i, lo, hi in zip(ranking["rating_impact"], ranking["rating_impact_ci_low"],
-                                          ranking["rating_impact_ci_high"], strict=True)])
+        impact_text=[interval(*row) for row in zip(ranking["rating_impact"], ranking["rating_impact_ci_low"],
+                                                   ranking["rating_impact_ci_high"], strict=True)],
+        recommend_text=[interval(*row, scale=100) for row in zip(
+            ranking["recommend_impact"], ranking["recommend_impact_ci_low"], ranking["recommend_impact_ci_high"],
+            strict=True)])
 
 
 def build_report(db_path: str | Path, out_path: str | Path) -> Path:
@@ -161,6 +167,7 @@ def build_report(db_path: str | Path, out_path: str | Path) -> Path:
         fit=data.fit, totals=data.totals, dated=bool(pd.notna(data.totals["first"])),
         segments=data.segments.to_dict("records"), edits=data.edits.to_dict("records"), hidden=data.hidden,
         rated=bool(data.ranking["rated_documents"].fillna(0).sum() > 0),
+        flagged=bool(data.ranking["recommend_documents"].fillna(0).sum() > 0),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), db=str(db_path))
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -37,7 +37,8 @@ RECORD_SCHEMA = pa.schema([
     ("feedback_id", pa.string()), ("source_kind", pa.string()), ("source_name", pa.string()),
     ("source_id", pa.string()), ("adapter", pa.string()), ("text", pa.string()),
     ("raw_text", pa.string()), ("created_at", pa.timestamp("us", tz="UTC")), ("rating", pa.float64()),
-    ("author_hash", pa.string()), ("product", pa.string()), ("url", pa.string()), ("language", pa.string()),
+    ("recommend", pa.bool_()), ("author_hash", pa.string()), ("product", pa.string()), ("url", pa.string()),
+    ("language", pa.string()),
     ("source_file", pa.string()), ("source_line", pa.int64()), ("raw_payload", pa.string()),
 ])
 QUARANTINE_SCHEMA = pa.schema([
@@ -142,6 +143,24 @@ def parse_timestamp(value, date_format: str | None = None) -> datetime | None:
     return parsed
 
 
+RECOMMEND_VALUES = {"true": True, "yes": True, "y": True, "1": True, "t": True, "recommended": True,
+                    "false": False, "no": False, "n": False, "0": False, "f": False, "not recommended": False}
+
+
+def parse_recommend(value) -> bool | None:
+    """A recommend flag (TRUE/FALSE, yes/no, 1/0); empty is unknown, anything else rejects the row with a reason."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in _MISSING):
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    flag = RECOMMEND_VALUES.get(str(value).strip().lower())
+    if flag is None:
+        raise RowRejected(f"recommend is not a yes/no flag: {str(value)[:40]!r}")
+    return flag
+
+
 def parse_rating(value) -> float | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -189,6 +208,7 @@ def build_record(fields: dict, adapter: Adapter, options: IngestOptions, source_
         raise RowRejected("no text after cleaning (markup or whitespace only)")
     created_at = parse_timestamp(fields.get("created_at"), options.date_format)
     rating = parse_rating(fields.get("rating"))
+    recommend = parse_recommend(fields.get("recommend"))
     source_id = _as_text(fields.get("source_id"), "id")
     author = _as_text(fields.get("author"), "author")
     author_hash = _hash(options.author_salt, author, size=16) if author else None
@@ -199,7 +219,7 @@ def build_record(fields: dict, adapter: Adapter, options: IngestOptions, source_
         "source_kind": source_kind, "source_name": source_name, "source_id": source_id,
         "adapter": adapter.name, "text": text, "raw_text": redact(raw_text, options.redaction),
         "created_at": created_at,
-        "rating": rating, "author_hash": author_hash,
+        "rating": rating, "recommend": recommend, "author_hash": author_hash,
         "product": _as_text(fields.get("product"), "product"), "url": _as_text(fields.get("url"), "url"),
         "language": language.lower()[:8] if language else None,  # None: detected for the whole batch
     }

@@ -29,7 +29,8 @@ WHERE s.need_kind IN ('explicit', 'implicit')"""
 MENTIONS_SQL = """
 SELECT s.sentence_id, s.feedback_id, s.text, s.aspect, s.need_kind, s.sentiment, e.embedding,
        coalesce(k.theme_id, {not_seen}) AS previous_theme_id,
-       d.source_kind, d.source_name, d.product, d.created_at, d.rating""" + current_mentions(f"""{WITH_EMBEDDING}
+       d.source_kind, d.source_name, d.product, d.created_at, d.rating,
+       d.recommend""" + current_mentions(f"""{WITH_EMBEDDING}
 JOIN documents d USING (feedback_id)
 LEFT JOIN (SELECT p.feedback_id, p.sentence_index, ta.theme_id
            FROM theme_assignments ta JOIN sentences p USING (sentence_id)
@@ -38,7 +39,7 @@ ORDER BY s.sentence_id
 """
 
 RANKING_COLUMNS = ["feedback_id", "need_kind", "sentiment", "source_kind", "source_name", "product", "created_at",
-                   "rating"]
+                   "rating", "recommend"]
 
 
 def embedding_matrix(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -111,10 +112,12 @@ class MentionReader:
         self.ranking_columns_ = pa.concat_tables(ranking) if ranking else None
         self.previous_theme_ids_ = np.concatenate(previous) if previous else np.zeros(0, dtype=np.int64)
 
-    def ratings(self) -> pd.Series:
-        """feedback_id → star rating of every current document that has one (with needs or without)."""
-        frame = self.con.execute("SELECT feedback_id, rating FROM v_feedback WHERE rating IS NOT NULL").df()
-        return frame.set_index("feedback_id")["rating"].astype(float)
+    def verdicts(self) -> pd.DataFrame:
+        """Star rating and recommend flag (by feedback_id) of every current document that has either, with needs
+        or without."""
+        frame = self.con.execute("""SELECT feedback_id, rating, recommend FROM v_feedback
+                                    WHERE rating IS NOT NULL OR recommend IS NOT NULL""").df()
+        return frame.set_index("feedback_id").astype({"rating": float, "recommend": "boolean"})
 
     def quotes(self, sentence_ids: list[str]) -> dict[str, dict]:
         """Quote fields of a few sentences, by sentence id."""

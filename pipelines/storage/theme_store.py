@@ -116,12 +116,16 @@ def write_fit(con: duckdb.DuckDBPyConnection, *, fit_id: str, digest: str, kind:
                            negative_share, importance, satisfaction, opportunity_score, ci_low, ci_high, example_quotes,
                            implicit_share, share_previous, share_latest, trend_growth, trend_p_value, trend,
                            top_requests, satisfaction_basis, rated_documents, mean_rating, mean_rating_without,
-                           rating_impact, rating_impact_ci_low, rating_impact_ci_high)
+                           rating_impact, rating_impact_ci_low, rating_impact_ci_high, recommend_documents,
+                           recommend_share, recommend_share_without, recommend_impact, recommend_impact_ci_low,
+                           recommend_impact_ci_high)
                        SELECT theme_fit_id, theme_id, rank, mentions, documents, explicit_share, negative_share,
                               importance, satisfaction, opportunity_score, ci_low, ci_high, example_quotes,
                               implicit_share, share_previous, share_latest, trend_growth, trend_p_value, trend,
                               top_requests, satisfaction_basis, rated_documents, mean_rating, mean_rating_without,
-                              rating_impact, rating_impact_ci_low, rating_impact_ci_high
+                              rating_impact, rating_impact_ci_low, rating_impact_ci_high, recommend_documents,
+                              recommend_share, recommend_share_without, recommend_impact, recommend_impact_ci_low,
+                              recommend_impact_ci_high
                        FROM new_ranking""")
         con.execute("""INSERT INTO theme_trends SELECT theme_fit_id, theme_id, period_start, mentions, period_mentions,
                        share FROM new_shares""")
