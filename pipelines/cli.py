@@ -122,6 +122,10 @@ def cmd_run(args) -> int:
     ingest, analysis, rank = result["ingest"], result["analyze"], result["rank"]
     print(f"rows read {ingest['rows_read']} = stored {ingest['stored']} ({ingest['new_documents']} new) "
           f"+ quarantined {ingest['quarantined']} ({ingest['new_quarantined']} new)")
+    if ingest["updated_documents"]:
+        updated = ingest["updated_documents"]
+        print(f"{updated} document{'s' if updated != 1 else ''} stored before took new product/rating/recommend/url "
+              f"values from this run's options (their text and analysis are unchanged)")
     print(f"analysed {analysis['documents']} documents ({analysis['sentences']} sentences, "
           f"{analysis['need_mentions']} need mentions); {rank['themes']} themes from {rank['mentions']} mentions, "
           f"{rank.get('outliers', 0)} outliers, {rank.get('emerging', 0)} emerging ({rank.get('kind', 'no')} fit)")

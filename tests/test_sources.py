@@ -303,3 +303,27 @@ def test_a_row_without_an_id_is_cited_by_its_file_and_line(write):
     assert [r["feedback_id"] for r in again] == [r["feedback_id"] for r in records]  # stable across re-runs
     _, with_ids, _ = ingest(write("ids.csv", "id,text\nr-7,Runs small.\n"))
     assert with_ids[0]["source_id"] == "r-7"  # a file's own id wins
+
+
+def test_a_rerun_with_a_new_mapping_updates_what_it_maps_and_says_so(tmp_path, prefect_harness, capsys):
+    import duckdb
+
+    from pipelines.cli import main
+    from pipelines.flows import ingest_feedback
+
+    path = tmp_path / "retail.csv"
+    path.write_text(RETAIL, encoding="utf-8")
+    db = str(tmp_path / "w.duckdb")
+    first = ingest_feedback([str(path)], db)
+    again = ingest_feedback([str(path)], db, column_map={"product": "Department Name"})
+    assert first["new_documents"] > 0 and again["new_documents"] == 0
+    assert again["updated_documents"] == first["new_documents"]  # every row now has its department
+    with duckdb.connect(db, read_only=True) as con:
+        products = dict(con.execute("SELECT product, count(*) FROM documents GROUP BY ALL").fetchall())
+    assert products == {"Tops": 1, "Dresses": 1}
+    same = ingest_feedback([str(path)], db, column_map={"product": "Department Name"})
+    assert same["updated_documents"] == 0 and same["files"][0]["parts_skipped"] == 1
+    capsys.readouterr()
+    assert main(["run", str(path), "--db", db, "--map", "product=Class Name"]) == 0
+    out = capsys.readouterr().out  # Knits is new for the first row; the second's class is its department
+    assert "1 document stored before took new product/rating/recommend/url values" in out

@@ -27,9 +27,10 @@ from pipelines.sources.partitions import InputPart, part_key, part_options, plan
 from pipelines.sources.redact import RedactionPolicy
 from pipelines.storage import author_salt, insert_new
 from pipelines.storage.runs import recorded_run
+from pipelines.storage.warehouse import ATTRIBUTES, update_attributes
 
 log = logging.getLogger("unmet.ingest")
-COUNTS = ("rows_read", "stored", "new_documents", "quarantined", "new_quarantined")
+COUNTS = ("rows_read", "stored", "new_documents", "updated_documents", "quarantined", "new_quarantined")
 
 
 def expand_inputs(inputs: list[str]) -> list[Path]:
@@ -55,11 +56,13 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
 
 
 def write_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch: NormalizedFile,
-                part_row: dict | None = None) -> tuple[int, int]:
-    """One transaction per batch: a crash leaves whole batches or none; re-reading skips what is stored.
+                part_row: dict | None = None) -> tuple[int, int, int]:
+    """One transaction per batch: a crash leaves whole batches or none; re-reading skips what is stored, except
+    the attributes a new mapping gives (product, rating, recommend, url), which update the stored documents.
     ``part_row`` (with a part's last batch) records the part as ingested in the same transaction."""
     now = datetime.now(UTC)
     con.execute("BEGIN TRANSACTION")
+    updated = update_attributes(con, batch.records)
     new_documents = insert_new(con, "documents", batch.records, "feedback_id",
                                {"ingest_run_id": run_id, "ingested_at": now})
     new_quarantine = insert_new(con, "quarantine", batch.quarantine, "quarantine_id",
@@ -72,7 +75,7 @@ def write_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch: NormalizedFi
     checkpoint("ingest.before_commit")
     con.execute("COMMIT")
     checkpoint("ingest.after_commit")
-    return new_documents, new_quarantine
+    return new_documents, new_quarantine, updated
 
 
 @task(retries=2, retry_delay_seconds=2, retry_condition_fn=retry_if_transient, cache_policy=NONE)
@@ -95,14 +98,17 @@ def write_part(con: duckdb.DuckDBPyConnection, run_id: str, part: InputPart, key
     counts = {"adapter": next((b.adapter for b in batches if b.adapter), None),
               "rows_read": sum(b.rows_read for b in batches),
               "stored": sum(b.records.num_rows for b in batches),
-              "quarantined": sum(b.quarantine.num_rows for b in batches), "new_documents": 0, "new_quarantined": 0}
+              "quarantined": sum(b.quarantine.num_rows for b in batches), "new_documents": 0, "new_quarantined": 0,
+              "updated_documents": 0}
     part_row = {"part_key": key, "source_file": part.path, "part_index": part.index, "part_count": part.count,
                 "first_line": part.first_line, "rows_read": counts["rows_read"], "stored": counts["stored"],
                 "quarantined": counts["quarantined"]}
     for number, batch in enumerate(batches, start=1):
-        new_documents, new_quarantine = write_batch(con, run_id, batch, part_row if number == len(batches) else None)
+        new_documents, new_quarantine, updated = write_batch(con, run_id, batch,
+                                                             part_row if number == len(batches) else None)
         counts["new_documents"] += new_documents
         counts["new_quarantined"] += new_quarantine
+        counts["updated_documents"] += updated
     return counts
 
 
@@ -172,6 +178,10 @@ def ingest_feedback(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), sour
         while pending:
             write_next(run, pending, files)
         for summary in files.values():
+            if summary["updated_documents"]:
+                log.warning("%s: read before with other options: %d stored documents took the new %s; their text "
+                            "and analysis are unchanged", summary["file"], summary["updated_documents"],
+                            "/".join(ATTRIBUTES))
             log.info("%s: %d rows read = %d stored (%d new) + %d quarantined; %d of %d parts already ingested",
                      summary["file"], summary["rows_read"], summary["stored"], summary["new_documents"],
                      summary["quarantined"], summary["parts_skipped"], summary["parts"])

@@ -155,6 +155,29 @@ def author_salt(con: duckdb.DuckDBPyConnection) -> str:
     return salt
 
 
+ATTRIBUTES = ("product", "rating", "recommend", "url")  # not part of a document's id: a new mapping may set them
+
+
+def update_attributes(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> int:
+    """Documents already stored to which re-read rows give other attributes (a re-run with a new ``--map``):
+    take the new values where they are given, keep the stored ones where not; return how many changed."""
+    if rows.num_rows == 0:
+        return 0
+    staged = f"staged_{uuid.uuid4().hex}"
+    con.register(staged, rows.select(["feedback_id", *ATTRIBUTES]))
+    try:
+        differs = " OR ".join(f"(s.{a} IS NOT NULL AND d.{a} IS DISTINCT FROM s.{a})" for a in ATTRIBUTES)
+        changed = con.execute(f"SELECT count(*) FROM documents d JOIN {staged} s USING (feedback_id) "
+                              f"WHERE {differs}").fetchone()[0]
+        if changed:
+            assignments = ", ".join(f"{a} = coalesce(s.{a}, d.{a})" for a in ATTRIBUTES)
+            con.execute(f"UPDATE documents d SET {assignments} FROM {staged} s "
+                        f"WHERE d.feedback_id = s.feedback_id AND ({differs})")
+        return changed
+    finally:
+        con.unregister(staged)
+
+
 def insert_new(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table, key: str,
                extra: dict | None = None) -> int:
     """Bulk-insert the rows whose ``key`` is not in ``table`` yet; return how many were new.
