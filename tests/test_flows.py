@@ -360,6 +360,10 @@ def test_period_on_undated_data_is_a_warning_and_changes_nothing(tmp_path, prefe
         again = rank_needs(db, n_bootstrap=20, period="month")
     assert again["kind"] == "reused" and again["theme_fit_id"] == first["rank"]["theme_fit_id"]
     assert "has no dates" in caplog.text
+    with duckdb.connect(db, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM v_theme_trends").fetchone()[0] == 0
+        comment = con.execute("SELECT comment FROM duckdb_views() WHERE view_name = 'v_theme_trends'").fetchone()[0]
+    assert "no rows when the data has no dates" in comment
     from pipelines.report import build_report
 
     html = build_report(db, tmp_path / "report.html").read_text(encoding="utf-8")

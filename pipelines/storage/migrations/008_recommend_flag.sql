@@ -54,3 +54,4 @@ COMMENT ON COLUMN v_unmet_needs.recommend_share_without IS 'Share recommending a
 COMMENT ON COLUMN v_unmet_needs.recommend_impact IS 'recommend_share - recommend_share_without (NULL without recommend flags)';
 COMMENT ON COLUMN v_unmet_needs.recommend_impact_ci_low IS '95 % interval of recommend_impact, lower bound (normal approximation)';
 COMMENT ON COLUMN v_unmet_needs.recommend_impact_ci_high IS '95 % interval of recommend_impact, upper bound';
+COMMENT ON VIEW v_theme_trends IS 'Each theme''s share of all need mentions per period (day, week or month, chosen from the data''s span); no rows when the data has no dates (trends are not computed: map a date column with --map created_at=COLUMN)';
