@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from functools import partial
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, clone
@@ -85,6 +86,19 @@ class MentionChunk:
     negative: np.ndarray | None = None
     products: list[str | None] | None = None
 
+    def __post_init__(self):
+        if self.aspects is None:
+            self.aspects = [None] * len(self.texts)
+
+    def take(self, rows: np.ndarray) -> MentionChunk:
+        """The given rows, in that order."""
+        def pick(values):
+            if values is None:
+                return None
+            return values[rows] if isinstance(values, np.ndarray) else [values[i] for i in rows]
+
+        return MentionChunk(**{f.name: pick(getattr(self, f.name)) for f in fields(self)})
+
 
 class ThemeModel(BaseEstimator):
     """Groups need mentions into themes with stable ids, an outlier bucket and parent themes.
@@ -135,10 +149,10 @@ class ThemeModel(BaseEstimator):
         ``columns``: the optional ``MentionChunk`` fields (documents, explicit, products)."""
         if len(texts) == 0:
             raise ValueError("no need mentions to group into themes")
-        sample = self.fit_sample(content_keys(texts, self.random_state, aspects=aspects))
-        self.learn(embeddings[sample], [texts[i] for i in sample],
-                   None if aspects is None else [aspects[i] for i in sample], first_id=first_id)
-        return self.label([MentionChunk(embeddings, texts, aspects, **columns)])
+        everything = MentionChunk(embeddings, texts, aspects, **columns)
+        self.learn(everything.take(self.fit_sample(content_keys(texts, self.random_state, aspects=aspects))),
+                   first_id=first_id)
+        return self.label([everything])
 
     def partial_fit(self, embeddings: np.ndarray, texts: list[str], aspects: list[str | None] | None = None,
                     known: np.ndarray | None = None, **columns) -> ThemeModel:
@@ -156,29 +170,31 @@ class ThemeModel(BaseEstimator):
             return np.arange(len(keys))
         return np.sort(np.argsort(keys, kind="stable")[: self.max_fit_rows])
 
-    def learn(self, embeddings: np.ndarray, texts: list[str], aspects: list[str | None] | None = None,
-              first_id: int = 0) -> ThemeModel:
+    def learn(self, sample: MentionChunk, first_id: int = 0) -> ThemeModel:
         """Features, themes, thresholds and parents from the sampled rows; ``label`` then assigns every row.
 
         Rows are put in content order first: k-means seeding and the id order of equal-sized themes depend on
         row order, and the same texts must give the same themes under any file name or ids. Bare verdicts are
-        left out (unless nothing else is left).
+        left out (unless nothing else is left). The sample's negative flags and products label the clusters as
+        ``label`` will, for the merges and splits that go by label.
         """
-        if len(texts) == 0:
+        if len(sample.texts) == 0:
             raise ValueError("no need mentions to group into themes")
-        aspects = aspects if aspects is not None else [None] * len(texts)
-        content = np.array([not is_bare_verdict(t) for t in texts])
-        if content.any():
-            embeddings, texts = embeddings[content], [t for t, keep in zip(texts, content, strict=True) if keep]
-            aspects = [a for a, keep in zip(aspects, content, strict=True) if keep]
-        order = np.argsort(content_keys(texts, self.random_state, aspects=aspects), kind="stable")
-        embeddings, texts, aspects = embeddings[order], [texts[i] for i in order], [aspects[i] for i in order]
+        content = np.array([not is_bare_verdict(t) for t in sample.texts])
+        sample = sample.take(np.flatnonzero(content)) if content.any() else sample
+        sample = sample.take(np.argsort(content_keys(sample.texts, self.random_state, aspects=sample.aspects),
+                                        kind="stable"))
+        embeddings, texts, aspects = sample.embeddings, sample.texts, sample.aspects
+        counts = ThemeSummary(0, 0, self.random_state)
+        counts.count_products(sample.products)
+        namer = partial(label_clusters, texts=texts, aspects=aspects, excluded=counts.product_words(),
+                        negative=sample.negative)
         self.featurizer_ = clone(self.featurizer) if self.featurizer is not None else \
             HybridFeatures(random_state=self.random_state)
         described = self._feature_texts(texts, aspects)
         X = normalize(self.featurizer_.fit(embeddings, described).transform(embeddings, described))
         raw = merge_duplicates(X, self._cluster(X), aspects, self.merge_similarity)
-        raw = merge_same_labels(split_mixed(X, raw, texts, aspects, self.random_state), texts, aspects)
+        raw = merge_same_labels(split_mixed(X, raw, namer, self.random_state), namer)
         order = sorted(np.unique(raw), key=lambda c: (-(raw == c).sum(), int(np.argmax(raw == c))))
         self.theme_ids_ = np.arange(first_id, first_id + len(order))
         self.centroids_ = normalize(np.stack([X[raw == c].mean(axis=0) for c in order]))
@@ -425,12 +441,18 @@ def merge_duplicates(X: np.ndarray, raw: np.ndarray, aspects: list[str | None], 
     return np.array([find(int(c)) for c in raw], dtype=raw.dtype)
 
 
-def split_mixed(X: np.ndarray, raw: np.ndarray, texts: list[str], aspects: list[str | None], seed: int,
-                min_size_ratio: float = 2.0) -> np.ndarray:
-    """Clusters that share no aspect and no problem (labelled "mixed mentions") and are at least twice the median
-    cluster size are split by k-means into pieces of about the median size: a catch-all of unrelated complaints
-    is several needs, and the pieces that match a need found elsewhere join it (``merge_same_labels``)."""
-    names = AspectProblemRepresenter().fit(texts, raw, aspects).labels_
+def label_clusters(raw: np.ndarray, texts: list[str], aspects: list[str | None], excluded: frozenset[str],
+                   negative: np.ndarray | None) -> dict[int, str]:
+    """The label each cluster would get."""
+    return AspectProblemRepresenter().fit(texts, raw, aspects, excluded, negative).labels_
+
+
+def split_mixed(X: np.ndarray, raw: np.ndarray, namer, seed: int, min_size_ratio: float = 1.2) -> np.ndarray:
+    """Clusters that share no aspect and no problem (labelled "mixed mentions") and are at least
+    ``min_size_ratio`` times the median cluster size are split by k-means into pieces of about the median size:
+    a catch-all of unrelated complaints is several needs, and the pieces that match a need found elsewhere join
+    it (``merge_same_labels``)."""
+    names = namer(raw)
     sizes = {c: int((raw == c).sum()) for c in names}
     median = float(np.median(list(sizes.values())))
     split, next_id = raw.copy(), int(raw.max()) + 1
@@ -446,9 +468,9 @@ def split_mixed(X: np.ndarray, raw: np.ndarray, texts: list[str], aspects: list[
     return split
 
 
-def merge_same_labels(raw: np.ndarray, texts: list[str], aspects: list[str | None]) -> np.ndarray:
+def merge_same_labels(raw: np.ndarray, namer) -> np.ndarray:
     """Clusters that would get the same "aspect — problem" label are one need: one theme."""
-    names = AspectProblemRepresenter().fit(texts, raw, aspects).labels_
+    names = namer(raw)
     first: dict[str, int] = {}
     merged = raw.copy()
     for cluster in sorted(names):

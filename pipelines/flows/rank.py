@@ -53,9 +53,7 @@ def fit_themes(mentions: MentionReader, ids: pa.Array, encoder: str, previous: P
         return ThemeFit("incremental", model, pd.DataFrame())
     first_id = previous.next_theme_id if previous else 0
     model = registry.get(THEME_MODEL, **params)
-    embeddings, texts, aspects = mentions.sample(ids.take(model.fit_sample(mentions.content_keys(seed))))
-    model.learn(embeddings, texts, aspects, first_id=first_id)
-    del embeddings, texts, aspects
+    model.learn(mentions.sample(ids.take(model.fit_sample(mentions.content_keys(seed)))), first_id=first_id)
     model.label(replace(chunk, known=None) for chunk in mentions.chunks())
     if not previous:
         return ThemeFit("initial", model, pd.DataFrame())

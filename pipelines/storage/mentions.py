@@ -83,15 +83,14 @@ class MentionReader:
         row = self.con.execute(f"SELECT e.encoder {current_mentions(WITH_EMBEDDING)} LIMIT 1").fetchone()
         return row[0] if row else None
 
-    def sample(self, sentence_ids: pa.Array) -> tuple[np.ndarray, list[str], list[str | None]]:
-        """Embeddings, texts and aspects of the given mentions, in sentence-id order."""
+    def sample(self, sentence_ids: pa.Array) -> MentionChunk:
+        """The given mentions, in sentence-id order (what ``ThemeModel.learn`` takes)."""
         self.con.register("unmet_sample_ids", pa.table({"sentence_id": sentence_ids}))
         try:
             table = self._query("AND s.sentence_id IN (SELECT sentence_id FROM unmet_sample_ids)").fetch_arrow_table()
         finally:
             self.con.unregister("unmet_sample_ids")
-        return (embedding_matrix(table.column("embedding")), table.column("text").to_pylist(),
-                table.column("aspect").to_pylist())
+        return self._chunk(table, known=None)
 
     def chunks(self) -> Iterator[MentionChunk]:
         """Every mention, a ``MentionChunk`` at a time, with the theme each had in the previous fit."""
@@ -103,12 +102,7 @@ class MentionReader:
             known = np.array(batch.column("previous_theme_id").to_numpy(), dtype=np.int64)
             previous.append(known)
             known = np.where(known == NOT_SEEN, OUTLIER, known)
-            yield MentionChunk(embedding_matrix(batch.column("embedding")), batch.column("text").to_pylist(),
-                               batch.column("aspect").to_pylist(), known,
-                               documents=batch.column("feedback_id").to_pylist(),
-                               explicit=batch.column("need_kind").to_numpy(zero_copy_only=False) == "explicit",
-                               negative=batch.column("sentiment").to_numpy(zero_copy_only=False) == "negative",
-                               products=batch.column("product").to_pylist())
+            yield self._chunk(batch, known)
         self.ranking_columns_ = pa.concat_tables(ranking) if ranking else None
         self.previous_theme_ids_ = np.concatenate(previous) if previous else np.zeros(0, dtype=np.int64)
 
@@ -118,6 +112,15 @@ class MentionReader:
         frame = self.con.execute("""SELECT feedback_id, rating, recommend FROM v_feedback
                                     WHERE rating IS NOT NULL OR recommend IS NOT NULL""").df()
         return frame.set_index("feedback_id").astype({"rating": float, "recommend": "boolean"})
+
+    @staticmethod
+    def _chunk(rows: pa.Table | pa.RecordBatch, known: np.ndarray | None) -> MentionChunk:
+        return MentionChunk(embedding_matrix(rows.column("embedding")), rows.column("text").to_pylist(),
+                            rows.column("aspect").to_pylist(), known,
+                            documents=rows.column("feedback_id").to_pylist(),
+                            explicit=np.asarray(rows.column("need_kind").to_numpy(zero_copy_only=False)) == "explicit",
+                            negative=np.asarray(rows.column("sentiment").to_numpy(zero_copy_only=False)) == "negative",
+                            products=rows.column("product").to_pylist())
 
     def quotes(self, sentence_ids: list[str]) -> dict[str, dict]:
         """Quote fields of a few sentences, by sentence id."""
