@@ -202,3 +202,18 @@ def test_bare_verdicts_never_form_a_theme_and_take_their_documents_theme():
     assert (verdict_labels[:29] == model.labels_[:29]).all()  # each took its document's theme
     assert verdict_labels[29] == OUTLIER  # a verdict alone in its document stays an outlier
     assert all(t["label"] not in ("disappointed", "frustrating", "mixed mentions") for t in model.themes_)
+
+
+def test_a_large_cluster_that_shares_no_aspect_or_problem_is_split_and_a_labelled_one_is_not():
+    from models.theme_labels import NO_LABEL
+    from models.themes import split_mixed
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 0.1, (20, 8)) + 3, rng.normal(0, 0.1, (20, 8)) - 3,  # one "cluster", two topics
+                   rng.normal(0, 0.1, (10, 8))]).astype(np.float32)
+    raw = np.array([0] * 40 + [1] * 10)
+    split = split_mixed(X, raw, lambda labels: {0: NO_LABEL, 1: "battery — dies"}, seed=0)
+    assert len(set(split[:40])) == 2 and set(split[:20]).isdisjoint(split[20:40])  # the two topics apart
+    assert (split[40:] == 1).all()
+    kept = split_mixed(X, raw, lambda labels: {0: "app — crashes", 1: "battery — dies"}, seed=0)
+    assert (kept == raw).all()
