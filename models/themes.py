@@ -72,7 +72,8 @@ class MentionChunk:
     - ``known``: the theme each mention already had (-1 = none yet, or an earlier outlier, looked at again).
     - ``documents``: the document of each mention: a bare verdict ("Disappointed.") takes the theme of the
       other mentions of its document instead of a theme of its own.
-    - ``explicit``: which mentions state a request; the closest become the theme's top requests.
+    - ``explicit``: which mentions state a request; the closest become the theme's top requests (bare verdicts
+      such as "Needs work" never do).
     - ``negative``: which mentions are negative; a theme's problem phrase is read from them.
     - ``products``: the product each mention is about; the words of frequent product names never label a theme.
     """
@@ -237,7 +238,8 @@ class ThemeModel(BaseEstimator):
             if chunk.documents is not None:
                 assigned = document_themes(assigned, chunk.documents, verdict)
             summary.add(rows[settled], assigned[settled], self._similarity(X[settled], assigned[settled]),
-                        _pick(chunk.texts, settled), _pick(aspects, settled), explicit[settled], negative[settled])
+                        _pick(chunk.texts, settled), _pick(aspects, settled), (explicit & ~verdict)[settled],
+                        negative[settled])
             summary.count_products(chunk.products)
             labels.append(assigned)
             offset += n
