@@ -13,12 +13,12 @@ from pipelines.config import DEFAULT_DB_PATH, DEFAULT_SHARED_DATA, PART_BYTES, q
 EXIT_USAGE = 2
 
 
-def _column_map(pairs: list[str]) -> dict[str, str]:
+def _column_map(pairs: list[str], option: str = "--map", left: str = "FIELD") -> dict[str, str]:
     mapping = {}
     for pair in pairs:
         field, sep, column = pair.partition("=")
         if not sep or not field or not column:
-            raise argparse.ArgumentTypeError(f"--map expects FIELD=COLUMN, got {pair!r}")
+            raise argparse.ArgumentTypeError(f"{option} expects {left}=COLUMN, got {pair!r}")
         mapping[field.strip()] = column.strip()
     return mapping
 
@@ -103,14 +103,16 @@ def cmd_run(args) -> int:
     from pipelines.sources.normalize import check_mapping
     from pipelines.storage import connect
 
-    if args.map:  # the flow checks the same; here the error is one line, before Prefect starts
-        check_mapped_fields(args.map)
+    if args.map or args.segment:  # the flow checks the same; here the error is one line, before Prefect starts
+        check_mapped_fields(args.map or {})
         for path in expand_inputs(args.inputs):
-            check_mapping(path, IngestOptions(fmt=args.format, column_map=args.map))
+            check_mapping(path, IngestOptions(fmt=args.format, column_map=args.map or {},
+                                              segment_map=args.segment or {}))
 
     result = feedback_pipeline(
         inputs=args.inputs, db_path=str(args.db), source_kind=args.source_kind, source_name=args.source_name,
         fmt=args.format, adapter=args.adapter, column_map=args.map or None, date_format=args.date_format,
+        segment_map=args.segment or None,
         encoder=args.encoder, device=args.device, batch_documents=args.batch_documents,
         sentiment_head=args.sentiment_head, sentiment_labels=args.sentiment_labels,
         refit_themes=args.refit_themes, period=args.period, report_path=str(args.report) if args.report else None,
@@ -395,6 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--adapter", help="amazon, datafiniti, twitter_v2, tweet_csv, reddit, app_store, generic")
     run.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
                      help="column mapping, e.g. --map text=Body --map created_at=When (repeatable)")
+    run.add_argument("--segment", action="append", default=[], metavar="NAME=COLUMN",
+                     help="rank needs per value of this column too, e.g. --segment department=\"Department Name\" "
+                          "(repeatable; shown in v_feedback.segments and v_unmet_needs_by_segment)")
     run.add_argument("--date-format", help="strptime format of the date column, e.g. %%d:%%m:%%y:%%H:%%M:%%S")
     run.add_argument("--encoder", help="HF model id or path of the sentence encoder (default: packaged MiniLM)")
     run.add_argument("--device", help="cpu or cuda (default: cuda when available)")
@@ -526,12 +531,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     quiet_prefect_defaults()
     args = build_parser().parse_args(argv)
-    if getattr(args, "map", None):
-        try:
+    try:
+        if getattr(args, "map", None):
             args.map = _column_map(args.map)
-        except argparse.ArgumentTypeError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+        if getattr(args, "segment", None):
+            args.segment = _column_map(args.segment, "--segment", "NAME")
+    except argparse.ArgumentTypeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("unmet").setLevel(logging.INFO)
     from models.integrity import IntegrityError

@@ -327,3 +327,27 @@ def test_a_rerun_with_a_new_mapping_updates_what_it_maps_and_says_so(tmp_path, p
     assert main(["run", str(path), "--db", db, "--map", "product=Class Name"]) == 0
     out = capsys.readouterr().out  # Knits is new for the first row; the second's class is its department
     assert "1 document stored before took new product/rating/recommend/url values" in out
+
+
+def test_any_number_of_segment_columns_are_stored_shown_and_ranked(tmp_path, prefect_harness, capsys):
+    import duckdb
+
+    from pipelines.cli import main
+
+    rows = [("The zipper broke after a week.", "Tops", "Jackets"), ("Runs small, order a size up.", "Dresses", "Knits"),
+            ("The fabric pills after one wash.", "Tops", "Knits"), ("Please add petite sizes.", "Dresses", "Dresses")]
+    path = tmp_path / "retail.csv"
+    path.write_text("Review Text,Department Name,Class Name\n"
+                    + "".join(f'"{t} ({i})",{d},{c}\n' for i in range(40) for t, d, c in rows), encoding="utf-8")
+    db = str(tmp_path / "w.duckdb")
+    assert main(["run", str(path), "--db", db, "--segment", "department=Department Name",
+                 "--segment", "class=Class Name", "--segment", "missing=No Such Column"]) == 2
+    assert "segment:missing=No Such Column" in capsys.readouterr().err  # checked before anything is read
+    assert main(["run", str(path), "--db", db, "--segment", "department=Department Name",
+                 "--segment", "class=Class Name"]) == 0
+    with duckdb.connect(db, read_only=True) as con:
+        pairs = con.execute("SELECT segments FROM v_feedback ORDER BY source_id LIMIT 1").fetchone()[0]
+        ranked = {r[0]: r[1] for r in con.execute("""SELECT segment, count(DISTINCT segment_value)
+                                                      FROM v_unmet_needs_by_segment GROUP BY segment""").fetchall()}
+    assert sorted(p["segment"] for p in pairs) == ["class", "department"]
+    assert ranked.get("department") == 2 and ranked.get("class", 0) >= 2

@@ -132,11 +132,13 @@ def ingest_feedback(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), sour
                     column_map: dict[str, str] | None = None, date_format: str | None = None,
                     encoding: str = "utf-8", batch_rows: int = 5000, redact_handles: bool = True,
                     wait_s: float = 60.0, part_bytes: int = PART_BYTES, parts_in_flight: int = 1,
-                    reread: bool = False, cpu_resource: str | None = None) -> dict:
+                    reread: bool = False, cpu_resource: str | None = None,
+                    segment_map: dict[str, str] | None = None) -> dict:
     """Ingest files; returns counts per file where rows_read = stored + quarantined.
 
     Each file is read in parts of about ``part_bytes`` (see pipelines/sources/partitions.py); a part already
-    ingested with the same options is skipped (``parts_skipped``) unless ``reread``. ``parts_in_flight``
+    ingested with the same options is skipped (``parts_skipped``) unless ``reread``. ``segment_map`` (segment name
+    → column) stores those columns' values as the document's segments. ``parts_in_flight``
     parts are read at once (about twice the workers on a Dask task runner); they are written in file order.
     ``cpu_resource`` keeps the reading on Dask workers that declare that resource (not on GPU workers).
 
@@ -147,14 +149,17 @@ def ingest_feedback(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), sour
     check_mapped_fields(column_map or {})
     paths = expand_inputs(inputs)
     for path in paths:  # before any run record or part is written
-        check_mapping(path, IngestOptions(fmt=fmt, column_map=column_map or {}, encoding=encoding))
+        check_mapping(path, IngestOptions(fmt=fmt, column_map=column_map or {}, segment_map=segment_map or {},
+                                          encoding=encoding))
     parameters = {"inputs": [str(p) for p in paths], "source_kind": source_kind, "fmt": fmt, "adapter": adapter,
-                  "column_map": column_map, "batch_rows": batch_rows, "redact_handles": redact_handles,
+                  "column_map": column_map, "segment_map": segment_map, "batch_rows": batch_rows,
+                  "redact_handles": redact_handles,
                   "part_bytes": part_bytes, "parts_in_flight": parts_in_flight, "reread": reread,
                   "cpu_resource": cpu_resource}
     with recorded_run(db_path, "ingest_feedback", parameters, wait_s) as run:
         options = IngestOptions(source_kind=source_kind, source_name=source_name, fmt=fmt, adapter=adapter,
-                                column_map=column_map or {}, encoding=encoding, date_format=date_format,
+                                column_map=column_map or {}, segment_map=segment_map or {}, encoding=encoding,
+                                date_format=date_format,
                                 author_salt=author_salt(run.con), batch_rows=batch_rows,
                                 redaction=RedactionPolicy(handles=redact_handles))
         if cpu_resource:

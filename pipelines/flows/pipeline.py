@@ -28,7 +28,7 @@ def feedback_pipeline(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), so
                       encoder_backend: str = "auto", precision: str = "fp32", dask_address: str | None = None,
                       dask_workers: int = 2, partitions_in_flight: int | None = None,
                       part_bytes: int = PART_BYTES, reread: bool = False, gpu_resource: str | None = None,
-                      aspect_term_head: str | None = None) -> dict:
+                      aspect_term_head: str | None = None, segment_map: dict[str, str] | None = None) -> dict:
     """Ingest → analyse (only what is new for these model versions) → rank → optional HTML report.
 
     Input parts (``part_bytes`` each) and analysis partitions run on Dask when ``dask_address`` (or
@@ -38,6 +38,7 @@ def feedback_pipeline(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), so
     Input parts already ingested with the same options are skipped unless ``reread``. ``gpu_resource`` (or
     ``UNMET_DASK_GPU_RESOURCE``) sends the encoder stage to the workers that declare that Dask resource.
 
+    ``segment_map`` (segment name → column) adds segments that are ranked like product and period.
     Themes keep their ids between runs; ``refit_themes`` refits them and records the old → new id map.
     The database's run lock is held throughout: a second pipeline on the same database waits ``wait_s``
     seconds for it, then refuses with a clear message.
@@ -53,8 +54,8 @@ def feedback_pipeline(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), so
                                             aspect_term_head=aspect_term_head), in_flight)
         ingest = ingest_with(dask_address, dask_workers)(
             inputs, db_path, source_kind=source_kind, source_name=source_name, fmt=fmt, adapter=adapter,
-            column_map=column_map, date_format=date_format, batch_rows=batch_rows, redact_handles=redact_handles,
-            part_bytes=part_bytes, parts_in_flight=in_flight, reread=reread,
+            column_map=column_map, segment_map=segment_map, date_format=date_format, batch_rows=batch_rows,
+            redact_handles=redact_handles, part_bytes=part_bytes, parts_in_flight=in_flight, reread=reread,
             cpu_resource=CPU_RESOURCE if gpu_resource else None)
         if loading:
             loading.join()

@@ -40,6 +40,7 @@ RECORD_SCHEMA = pa.schema([
     ("recommend", pa.bool_()), ("author_hash", pa.string()), ("product", pa.string()), ("url", pa.string()),
     ("language", pa.string()),
     ("source_file", pa.string()), ("source_line", pa.int64()), ("raw_payload", pa.string()),
+    ("segments", pa.list_(pa.struct([("segment", pa.string()), ("value", pa.string())]))),
 ])
 QUARANTINE_SCHEMA = pa.schema([
     ("quarantine_id", pa.string()), ("source_file", pa.string()), ("source_line", pa.int64()),
@@ -63,6 +64,7 @@ class IngestOptions:
     fmt: str | None = None
     adapter: str | None = None
     column_map: dict[str, str] = field(default_factory=dict)
+    segment_map: dict[str, str] = field(default_factory=dict)  # segment name → column ("department" → "Dept")
     encoding: str = "utf-8"
     date_format: str | None = None
     author_salt: str = ""
@@ -259,14 +261,33 @@ class MappingError(SourceError):
     """A --map column the file does not have: the whole run stops, since every row would lose that field."""
 
 
+def mapped_columns(options: IngestOptions) -> dict[str, str]:
+    """Every column the options name: the field mapping and the segment columns (as "segment:NAME")."""
+    return {**options.column_map, **{f"segment:{name}": column for name, column in options.segment_map.items()}}
+
+
+def segment_values(row: dict, segment_map: dict[str, str], options: IngestOptions) -> list[dict] | None:
+    """The row's value of each segment column (redacted like the text); None when no segment is mapped."""
+    if not segment_map:
+        return None
+    by_key = {normalize_key(k): v for k, v in row.items()}
+    values = []
+    for name, column in segment_map.items():
+        value = _as_text(row.get(column, by_key.get(normalize_key(column))), name)
+        if value is not None:
+            values.append({"segment": name, "value": redact(value.strip(), options.redaction)})
+    return values
+
+
 def check_mapping(path: str | Path, options: IngestOptions) -> None:
     """Before a run reads a table (CSV, TSV, Parquet: one header for every row), each mapped column must be in it
     (JSON rows differ in their keys: those are checked as they are read)."""
     path = Path(path)
-    if not options.column_map or (options.fmt or detect_format(path)).lower() not in ("csv", "tsv", "parquet"):
+    mapped = mapped_columns(options)
+    if not mapped or (options.fmt or detect_format(path)).lower() not in ("csv", "tsv", "parquet"):
         return
     first = next((row for row in iter_rows(path, options.fmt, options.encoding) if row.fields is not None), None)
-    if first is not None and (missing := missing_columns(options.column_map, list(first.fields))):
+    if first is not None and (missing := missing_columns(mapped, list(first.fields))):
         raise MappingError(f"{path}: --map {missing[0]}: the file has no column {missing[0].partition('=')[2]!r}; "
                            f"its columns: {', '.join(map(str, first.fields))}")
 
@@ -289,7 +310,7 @@ def normalize_batches(path: str | Path, options: IngestOptions, part: InputPart 
         raise SourceError(f"{path}: unknown adapter {options.adapter!r} (choose from {known})")
     records: list[dict] = []
     quarantined: list[dict] = []
-    unseen = dict(options.column_map)  # mapped columns not yet found in a row
+    unseen = mapped_columns(options)  # mapped columns not yet found in a row
     tabular = (options.fmt or detect_format(path)).lower() in ("csv", "tsv", "parquet")  # one header for every row
 
     last_columns: list = []
@@ -339,10 +360,12 @@ def normalize_batches(path: str | Path, options: IngestOptions, part: InputPart 
                     try:
                         record = build_record(adapter.extract(row.fields, options.column_map), adapter, options,
                                               source_name)
+                        segments = segment_values(row.fields, options.segment_map, options)
                     except RowRejected as exc:
                         quarantine(row.line, str(exc), payload)
                     else:
-                        record.update(source_file=str(path), source_line=row.line, raw_payload=payload)
+                        record.update(source_file=str(path), source_line=row.line, raw_payload=payload,
+                                      segments=segments)
                         if record["source_id"] is None:  # cite the row where the file has no id (not in the id hash)
                             record["source_id"] = f"{path.name}:{row.line}"
                         records.append(record)

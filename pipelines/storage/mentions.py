@@ -30,7 +30,7 @@ MENTIONS_SQL = """
 SELECT s.sentence_id, s.feedback_id, s.text, s.aspect, s.need_kind, s.sentiment, e.embedding,
        coalesce(k.theme_id, {not_seen}) AS previous_theme_id,
        d.source_kind, d.source_name, d.product, d.created_at, d.rating,
-       d.recommend""" + current_mentions(f"""{WITH_EMBEDDING}
+       d.recommend, d.segments""" + current_mentions(f"""{WITH_EMBEDDING}
 JOIN documents d USING (feedback_id)
 LEFT JOIN (SELECT p.feedback_id, p.sentence_index, ta.theme_id
            FROM theme_assignments ta JOIN sentences p USING (sentence_id)
@@ -39,7 +39,7 @@ ORDER BY s.sentence_id
 """
 
 RANKING_COLUMNS = ["feedback_id", "need_kind", "sentiment", "source_kind", "source_name", "product", "created_at",
-                   "rating", "recommend"]
+                   "rating", "recommend", "segments"]
 
 
 def embedding_matrix(column: pa.ChunkedArray | pa.Array) -> np.ndarray:

@@ -155,7 +155,7 @@ def author_salt(con: duckdb.DuckDBPyConnection) -> str:
     return salt
 
 
-ATTRIBUTES = ("product", "rating", "recommend", "url")  # not part of a document's id: a new mapping may set them
+ATTRIBUTES = ("product", "rating", "recommend", "url", "segments")  # not in a document's id: a new mapping may set them
 
 
 def update_attributes(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> int:

@@ -1,0 +1,26 @@
+-- Any number of segment columns per document (--segment department="Department Name"): ranked like product, and
+-- shown in v_feedback as (segment, value) pairs.
+
+ALTER TABLE documents ADD COLUMN segments STRUCT(segment VARCHAR, value VARCHAR)[];
+
+CREATE OR REPLACE VIEW v_feedback AS
+WITH need_counts AS (
+    SELECT s.feedback_id,
+           count(*) FILTER (WHERE s.need_kind = 'explicit') AS explicit_needs,
+           count(*) FILTER (WHERE s.need_kind = 'implicit') AS implicit_needs
+    FROM sentences s
+    JOIN v_current_analysis a USING (feedback_id, analysis_version)
+    GROUP BY s.feedback_id
+)
+SELECT d.feedback_id, d.source_kind, d.source_name, d.source_id, d.created_at, d.rating, d.text,
+       a.sentiment, a.sentiment_score,
+       coalesce(n.explicit_needs, 0)::INTEGER AS explicit_needs,
+       coalesce(n.implicit_needs, 0)::INTEGER AS implicit_needs,
+       d.recommend, d.segments
+FROM documents d
+LEFT JOIN v_current_analysis a USING (feedback_id)
+LEFT JOIN need_counts n USING (feedback_id);
+
+-- Comments of the columns kept are given back by the migration runner.
+COMMENT ON COLUMN v_feedback.segments IS 'The document''s segment values as (segment, value) pairs, from --segment NAME=COLUMN (NULL when none is mapped); each segment is ranked in v_unmet_needs_by_segment';
+COMMENT ON COLUMN v_unmet_needs_by_segment.segment IS 'source_kind | source_name | product | period, or a segment mapped with --segment NAME=COLUMN';
