@@ -39,17 +39,21 @@ def test_amazon_review_json(write):
 
 
 def test_datafiniti_csv_with_bom(write):
-    content = "\ufeffid,name,reviews.date,reviews.doRecommend,reviews.rating,reviews.text,reviews.title," \
-              "reviews.username\nAV1,Kindle,2017-09-03T00:00:00.000Z,FALSE,3,Too small to read on.,Meh,bob\n" \
-              "AV2,Kindle,2017-09-04T00:00:00.000Z,TRUE,5,Light and easy.,Great,amy\n" \
-              "AV3,Kindle,2017-09-05T00:00:00.000Z,,4,No flag here.,Fine,cy\n" \
-              "AV4,Kindle,2017-09-06T00:00:00.000Z,maybe,4,A flag that is not one.,Hm,di\n"
+    content = "\ufeffid,name,reviews.date,reviews.doRecommend,reviews.numHelpful,reviews.rating,reviews.text," \
+              "reviews.title,reviews.username\n" \
+              "AV1,Kindle,2017-09-03T00:00:00.000Z,FALSE,3,3,Too small to read on.,Meh,bob\n" \
+              "AV2,Kindle,2017-09-04T00:00:00.000Z,TRUE,0,5,Light and easy.,Great,amy\n" \
+              "AV3,Kindle,2017-09-05T00:00:00.000Z,,,4,No flag here.,Fine,cy\n" \
+              "AV4,Kindle,2017-09-06T00:00:00.000Z,maybe,1,4,A flag that is not one.,Hm,di\n" \
+              "AV5,Kindle,2017-09-07T00:00:00.000Z,TRUE,-2,4,Minus two helpful votes.,Hm,ed\n"
     result, records, quarantined = ingest(write("df.csv", content))
     assert result.adapter == "datafiniti"
     assert records[0]["source_id"] == "AV1" and records[0]["product"] == "Kindle"
     assert records[0]["rating"] == 3.0 and records[0]["text"] == "Meh\nToo small to read on."
     assert [r["recommend"] for r in records] == [False, True, None]
-    assert [q["reason"] for q in quarantined] == ["recommend is not a yes/no flag: 'maybe'"]
+    assert [r["helpful_votes"] for r in records] == [3, 0, None]
+    assert [q["reason"] for q in quarantined] == ["recommend is not a yes/no flag: 'maybe'",
+                                                 "helpful_votes is not a whole number of votes: '-2'"]
 
 
 def test_app_store_export(write):

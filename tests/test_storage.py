@@ -7,7 +7,8 @@ from pipelines.storage.warehouse import migration_files
 
 CONTRACT = {
     "v_feedback": ["feedback_id", "source_kind", "source_name", "source_id", "created_at", "rating", "text",
-                   "sentiment", "sentiment_score", "explicit_needs", "implicit_needs", "recommend", "segments"],
+                   "sentiment", "sentiment_score", "explicit_needs", "implicit_needs", "recommend", "segments",
+                   "helpful_votes"],
     "v_need_mentions": ["mention_id", "feedback_id", "source_id", "sentence", "need_kind", "need_confidence",
                         "aspect", "aspect_kind", "sentiment", "theme_id", "theme_label", "created_at",
                         "parent_theme_id", "parent_theme_label", "source_kind", "source_name", "product", "url",

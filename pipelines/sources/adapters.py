@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from pipelines.sources.formats import SourceError
 
-FIELDS = ("source_id", "title", "body", "created_at", "rating", "recommend", "author", "product", "url", "language")
+FIELDS = ("source_id", "title", "body", "created_at", "rating", "recommend", "helpful_votes", "author", "product",
+          "url", "language")
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "source_id": ("id", "review_id", "reviewid", "tweet_id", "post_id", "comment_id", "feedback_id",
@@ -26,6 +27,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "rating": ("rating", "stars", "star_rating", "overall", "review_rating", "score"),
     "recommend": ("recommend", "recommended", "recommends", "would_recommend", "do_recommend", "dorecommend",
                   "recommend_flag", "recommend_ind"),
+    "helpful_votes": ("helpful_votes", "helpful", "helpful_count", "helpfulness", "positive_feedback_count",
+                      "thumbs_up", "thumbsupcount", "upvotes", "useful"),
     "author": ("author", "author_id", "user", "username", "user_name", "user_id", "reviewer",
                "reviewer_id", "reviewerid", "author_username", "screen_name"),
     "product": ("product", "product_id", "product_name", "asin", "app", "app_id", "appid", "app_name",
@@ -131,7 +134,7 @@ ADAPTERS: tuple[Adapter, ...] = (
             _amazon_derive),
     Adapter("datafiniti", "review", _has("reviews.text"),
             {"body": ("reviews.text",), "title": ("reviews.title",), "rating": ("reviews.rating",),
-             "recommend": ("reviews.doRecommend",),
+             "recommend": ("reviews.doRecommend",), "helpful_votes": ("reviews.numHelpful",),
              "created_at": ("reviews.date", "reviews.dateAdded", "dateAdded"),
              "author": ("reviews.username",), "product": ("name", "asins", "brand"),
              "url": ("reviews.sourceURLs", "sourceURLs"), "source_id": ("reviews.id", "id")}),

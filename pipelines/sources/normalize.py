@@ -37,7 +37,8 @@ RECORD_SCHEMA = pa.schema([
     ("feedback_id", pa.string()), ("source_kind", pa.string()), ("source_name", pa.string()),
     ("source_id", pa.string()), ("adapter", pa.string()), ("text", pa.string()),
     ("raw_text", pa.string()), ("created_at", pa.timestamp("us", tz="UTC")), ("rating", pa.float64()),
-    ("recommend", pa.bool_()), ("author_hash", pa.string()), ("product", pa.string()), ("url", pa.string()),
+    ("recommend", pa.bool_()), ("helpful_votes", pa.int64()), ("author_hash", pa.string()), ("product", pa.string()),
+    ("url", pa.string()),
     ("language", pa.string()),
     ("source_file", pa.string()), ("source_line", pa.int64()), ("raw_payload", pa.string()),
     ("segments", pa.list_(pa.struct([("segment", pa.string()), ("value", pa.string())]))),
@@ -163,6 +164,23 @@ def parse_recommend(value) -> bool | None:
     return flag
 
 
+def parse_helpful_votes(value) -> int | None:
+    """How many readers found the review helpful: a whole number ≥ 0; empty is unknown, anything else rejects."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in _MISSING):
+        return None
+    if isinstance(value, bool):
+        raise RowRejected("wrong type for helpful_votes: bool")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise RowRejected(f"helpful_votes is not a number: {str(value)[:40]!r}") from None
+    if math.isnan(number):
+        return None
+    if number < 0 or number != int(number) or number > 1e12:
+        raise RowRejected(f"helpful_votes is not a whole number of votes: {value!r}")
+    return int(number)
+
+
 def parse_rating(value) -> float | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -211,6 +229,7 @@ def build_record(fields: dict, adapter: Adapter, options: IngestOptions, source_
     created_at = parse_timestamp(fields.get("created_at"), options.date_format)
     rating = parse_rating(fields.get("rating"))
     recommend = parse_recommend(fields.get("recommend"))
+    helpful_votes = parse_helpful_votes(fields.get("helpful_votes"))
     source_id = _as_text(fields.get("source_id"), "id")
     author = _as_text(fields.get("author"), "author")
     author_hash = _hash(options.author_salt, author, size=16) if author else None
@@ -221,7 +240,7 @@ def build_record(fields: dict, adapter: Adapter, options: IngestOptions, source_
         "source_kind": source_kind, "source_name": source_name, "source_id": source_id,
         "adapter": adapter.name, "text": text, "raw_text": redact(raw_text, options.redaction),
         "created_at": created_at,
-        "rating": rating, "recommend": recommend, "author_hash": author_hash,
+        "rating": rating, "recommend": recommend, "helpful_votes": helpful_votes, "author_hash": author_hash,
         "product": _as_text(fields.get("product"), "product"), "url": _as_text(fields.get("url"), "url"),
         "language": language.lower()[:8] if language else None,  # None: detected for the whole batch
     }

@@ -155,7 +155,8 @@ def author_salt(con: duckdb.DuckDBPyConnection) -> str:
     return salt
 
 
-ATTRIBUTES = ("product", "rating", "recommend", "url", "segments")  # not in a document's id: a new mapping may set them
+# not in a document's id: a re-run with a new mapping may set them
+ATTRIBUTES = ("product", "rating", "recommend", "helpful_votes", "url", "segments")
 
 
 def update_attributes(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> int:

@@ -1,7 +1,8 @@
 -- Any number of segment columns per document (--segment department="Department Name"): ranked like product, and
--- shown in v_feedback as (segment, value) pairs.
+-- shown in v_feedback as (segment, value) pairs; and the review's helpful-vote count when the source gives one.
 
 ALTER TABLE documents ADD COLUMN segments STRUCT(segment VARCHAR, value VARCHAR)[];
+ALTER TABLE documents ADD COLUMN helpful_votes BIGINT;
 
 CREATE OR REPLACE VIEW v_feedback AS
 WITH need_counts AS (
@@ -16,11 +17,12 @@ SELECT d.feedback_id, d.source_kind, d.source_name, d.source_id, d.created_at, d
        a.sentiment, a.sentiment_score,
        coalesce(n.explicit_needs, 0)::INTEGER AS explicit_needs,
        coalesce(n.implicit_needs, 0)::INTEGER AS implicit_needs,
-       d.recommend, d.segments
+       d.recommend, d.segments, d.helpful_votes
 FROM documents d
 LEFT JOIN v_current_analysis a USING (feedback_id)
 LEFT JOIN need_counts n USING (feedback_id);
 
 -- Comments of the columns kept are given back by the migration runner.
 COMMENT ON COLUMN v_feedback.segments IS 'The document''s segment values as (segment, value) pairs, from --segment NAME=COLUMN (NULL when none is mapped); each segment is ranked in v_unmet_needs_by_segment';
+COMMENT ON COLUMN v_feedback.helpful_votes IS 'How many readers found the review helpful, when the source says (reviews.numHelpful, a helpful/positive_feedback_count column, or --map helpful_votes=COLUMN)';
 COMMENT ON COLUMN v_unmet_needs_by_segment.segment IS 'source_kind | source_name | product | period, or a segment mapped with --segment NAME=COLUMN';
