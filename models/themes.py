@@ -19,8 +19,8 @@ from sklearn.cluster import AgglomerativeClustering, KMeans, MiniBatchKMeans
 from sklearn.decomposition import PCA
 
 from models.theme_features import HybridFeatures, normalize
-from models.theme_labels import NO_LABEL, AspectProblemRepresenter, aspect_key
-from models.theme_words import is_bare_verdict, words
+from models.theme_labels import NO_LABEL, AspectProblemRepresenter, aspect_key, stem
+from models.theme_words import is_bare_verdict, is_content, words
 
 OUTLIER = -1
 
@@ -391,6 +391,9 @@ class ThemeModel(BaseEstimator):
         parent_of = dict(zip(self.theme_ids_.tolist(), self.parents_.tolist(), strict=True))
         parent_labels = np.array([parent_of.get(int(t), OUTLIER) for t in labels])
         parent_names = AspectProblemRepresenter(n_terms=4).fit(texts, parent_labels, aspects, excluded, negative)
+        label_words = {int(t): {stem(w) for part in (self.representer_.aspects_.get(int(t)),
+                                                      self.representer_.problems_.get(int(t))) if part
+                                for w in words(part) if is_content(w)} for t in self.theme_ids_}
         self.themes_ = []
         for row, theme in enumerate(self.theme_ids_):
             theme, size = int(theme), summary.sizes.get(int(theme), 0)
@@ -403,7 +406,8 @@ class ThemeModel(BaseEstimator):
                 "need_statement": self.representer_.need_statements_[theme],
                 "label_coverage": self.representer_.coverage_[theme],
                 "top_terms": self.representer_.terms_[theme], "size": size,
-                "representatives": summary.representatives(theme), "top_requests": summary.requests(theme),
+                "representatives": summary.representatives(theme, label_words[theme]),
+                "top_requests": summary.requests(theme, label_words[theme]),
                 "parent_id": parent, "parent_label": parent_names.labels_.get(parent, self.representer_.labels_[theme]),
                 "emerging": bool(self.emerging_[row]), "cohesion": summary.similarity_sums[theme] / size,
             })
@@ -527,6 +531,8 @@ class ThemeSummary:
     Quotes and requests are the mentions closest to the theme's centroid, one per distinct text.
     """
 
+    CANDIDATES = 6  # quotes kept per quote shown, to choose those that name the label
+
     def __init__(self, n_representatives: int, rows_per_theme: int, seed: int, product_share: float = 0.1):
         self.n_representatives = n_representatives
         self.rows_per_theme = rows_per_theme
@@ -563,13 +569,14 @@ class ThemeSummary:
                                    all_negative[keep])
 
     def _closest(self, kept: list, candidates: list) -> list:
-        """The ``n_representatives`` most similar candidates with distinct texts (content key breaks ties)."""
-        chosen, seen = [], set()
-        for candidate in sorted(kept + candidates)[: 50 * self.n_representatives]:
+        """The ``CANDIDATES × n_representatives`` most similar candidates with distinct texts (content key breaks
+        ties); ``representatives`` then prefers those that name the theme's label."""
+        chosen, seen, wanted = [], set(), self.CANDIDATES * self.n_representatives
+        for candidate in sorted(kept + candidates)[: 10 * wanted]:
             if candidate[3] not in seen:
                 seen.add(candidate[3])
                 chosen.append(candidate)
-                if len(chosen) == self.n_representatives:
+                if len(chosen) == wanted:
                     break
         return chosen
 
@@ -584,11 +591,19 @@ class ThemeSummary:
         floor = self.product_share * max(self._mentions_seen, 1)
         return frozenset(w for w, n in self._product_words.items() if n >= floor and len(w) > 1)
 
-    def representatives(self, theme: int) -> list[int]:
-        return [row for _, _, row, _ in self._best.get(theme, [])]
+    def representatives(self, theme: int, label_words: set[str] = frozenset()) -> list[int]:
+        return self._naming(self._best.get(theme, []), label_words)
 
-    def requests(self, theme: int) -> list[int]:
-        return [row for _, _, row, _ in self._requests.get(theme, [])]
+    def requests(self, theme: int, label_words: set[str] = frozenset()) -> list[int]:
+        return self._naming(self._requests.get(theme, []), label_words)
+
+    def _naming(self, candidates: list, label_words: set[str]) -> list[int]:
+        """Rows of the ``n_representatives`` closest candidates, those whose text names a word of the label first
+        (quotes that show the label is right), each group in order of similarity."""
+        names = [bool(label_words & {stem(w) for w in words(text)}) for _, _, _, text in candidates]
+        ordered = [c for c, n in zip(candidates, names, strict=True) if n] + \
+                  [c for c, n in zip(candidates, names, strict=True) if not n]
+        return [row for _, _, row, _ in ordered[: self.n_representatives]]
 
     def text_sample(self) -> tuple[list[str], np.ndarray, list[str | None], np.ndarray]:
         """Texts, theme ids, aspects and negative flags of the sampled rows, theme by theme."""

@@ -217,3 +217,14 @@ def test_a_large_cluster_that_shares_no_aspect_or_problem_is_split_and_a_labelle
     assert (split[40:] == 1).all()
     kept = split_mixed(X, raw, lambda labels: {0: "app — crashes", 1: "battery — dies"}, seed=0)
     assert (kept == raw).all()
+
+
+def test_quotes_that_name_the_label_come_first_among_the_closest():
+    from models.themes import ThemeSummary
+
+    summary = ThemeSummary(n_representatives=2, rows_per_theme=100, seed=0)
+    texts = ["It zooms too much.", "The charger broke.", "Not a good fit.", "Chargers do not stay in."]
+    summary.add(np.arange(4), np.zeros(4, dtype=np.int64), np.array([0.9, 0.5, 0.8, 0.4], dtype=np.float32),
+                texts, [None] * 4, np.zeros(4, dtype=bool), np.ones(4, dtype=bool))
+    assert summary.representatives(0) == [0, 2]  # by similarity alone
+    assert summary.representatives(0, {"charger"}) == [1, 3]  # "charger" and "chargers" name the label
