@@ -176,16 +176,18 @@ class AspectProblemRepresenter(BaseEstimator):
         stems = [{stem(w) for w in row} | set((key or ("", ""))[0].split()) - {""} for row, key in zip(
             tokens, keys, strict=True)]
         stem_matrix, stem_vocabulary = binary_matrix(stems)
-        stem_matrix = stem_matrix.tocsc()
         column_of = {s: j for j, s in enumerate(stem_vocabulary)}
         vocabulary = sorted(key for key, forms in surface.items() if sum(forms.values()) >= 2 and len(key.split()) <= 2
                             and not all(w in problem_words() for w in forms.most_common(1)[0][0].split()))
-        columns = []
-        for key in vocabulary:
-            parts = [column_of[s] for s in key.split() if s in column_of]
-            hits = np.asarray(stem_matrix[:, parts].sum(axis=1)).ravel() == len(key.split())
-            columns.append(sparse.csr_matrix(hits.astype(float)).T)
-        matrix = sparse.hstack(columns).tocsr() if columns else sparse.csr_matrix((len(tokens), 0))
+        # one product for every aspect at once: a mention speaks of a key when it has all of the key's stems
+        pairs = [(k, column_of[s]) for k, key in enumerate(vocabulary) for s in key.split() if s in column_of]
+        key_stems = sparse.csr_matrix((np.ones(len(pairs)), ([k for k, _ in pairs], [j for _, j in pairs])),
+                                      shape=(len(vocabulary), len(stem_vocabulary)))
+        shared = (stem_matrix @ key_stems.T).tocoo()
+        needed = np.array([len(key.split()) for key in vocabulary])
+        whole = shared.data == needed[shared.col]
+        matrix = sparse.csr_matrix((np.ones(int(whole.sum())), (shared.row[whole], shared.col[whole])),
+                                   shape=(len(tokens), len(vocabulary)))
         return matrix, vocabulary
 
     def _aspect(self, scores, shares, vocabulary, surface, phrase_scores, phrase_shares, phrase_vocabulary):

@@ -9,6 +9,7 @@ outlier bucket (id -1) that is counted and reported. The fitted state is plain a
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections import Counter
 from dataclasses import dataclass, fields
 from functools import partial
@@ -186,9 +187,9 @@ class ThemeModel(BaseEstimator):
         sample = sample.take(np.argsort(content_keys(sample.texts, self.random_state, aspects=sample.aspects),
                                         kind="stable"))
         embeddings, texts, aspects = sample.embeddings, sample.texts, sample.aspects
-        counts = ThemeSummary(0, 0, self.random_state)
-        counts.count_products(sample.products)
-        namer = partial(label_clusters, texts=texts, aspects=aspects, excluded=counts.product_words(),
+        products = ProductWords()
+        products.count(sample.products)
+        namer = partial(label_clusters, texts=texts, aspects=aspects, excluded=products.frequent(),
                         negative=sample.negative)
         self.featurizer_ = clone(self.featurizer) if self.featurizer is not None else \
             HybridFeatures(random_state=self.random_state)
@@ -218,10 +219,9 @@ class ThemeModel(BaseEstimator):
         labels, misfits, offset = [], [], 0
         for chunk in chunks:
             n = len(chunk.texts)
-            aspects = chunk.aspects if chunk.aspects is not None else [None] * n
             explicit, negative = (np.zeros(n, dtype=bool) if flags is None else np.asarray(flags, dtype=bool)
                                   for flags in (chunk.explicit, chunk.negative))
-            X = normalize(self.featurizer_.transform(chunk.embeddings, self._feature_texts(chunk.texts, aspects)))
+            X = normalize(self.featurizer_.transform(chunk.embeddings, self._feature_texts(chunk.texts, chunk.aspects)))
             verdict = np.array([is_bare_verdict(t) for t in chunk.texts], dtype=bool)
             assigned = np.where(verdict, OUTLIER, self._assign(X))
             if chunk.known is not None:
@@ -230,7 +230,7 @@ class ThemeModel(BaseEstimator):
             rows = np.arange(offset, offset + n)
             if emerging and (misfit := (assigned == OUTLIER) & ~verdict).any():
                 misfits.append((rows[misfit], X[misfit], normalize(chunk.embeddings[misfit]),
-                                _pick(chunk.texts, misfit), _pick(aspects, misfit), explicit[misfit],
+                                _pick(chunk.texts, misfit), _pick(chunk.aspects, misfit), explicit[misfit],
                                 negative[misfit]))
                 settled = ~misfit
             else:
@@ -238,9 +238,9 @@ class ThemeModel(BaseEstimator):
             if chunk.documents is not None:
                 assigned = document_themes(assigned, chunk.documents, verdict)
             summary.add(rows[settled], assigned[settled], self._similarity(X[settled], assigned[settled]),
-                        _pick(chunk.texts, settled), _pick(aspects, settled), (explicit & ~verdict)[settled],
+                        _pick(chunk.texts, settled), _pick(chunk.aspects, settled), (explicit & ~verdict)[settled],
                         negative[settled])
-            summary.count_products(chunk.products)
+            summary.products.count(chunk.products)
             labels.append(assigned)
             offset += n
         self.labels_ = np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64)
@@ -385,7 +385,7 @@ class ThemeModel(BaseEstimator):
         """Label, need statement, terms, coverage, quotes and top requests for every theme that has members,
         and a label for each parent."""
         texts, labels, aspects, negative = summary.text_sample()
-        excluded = summary.product_words()
+        excluded = summary.products.frequent()
         self.representer_ = clone(self.representer) if self.representer is not None else AspectProblemRepresenter()
         self.representer_.fit(texts, labels, aspects, excluded, negative)
         parent_of = dict(zip(self.theme_ids_.tolist(), self.parents_.tolist(), strict=True))
@@ -521,6 +521,27 @@ def content_keys(texts: list[str], seed: int = 0, occurrences: list[int] | None 
                        dtype=np.uint64, count=len(texts))
 
 
+class ProductWords:
+    """How often each word of a product name occurs over the mentions counted, chunk by chunk; the frequent ones
+    ("kindle", "united") never label a theme."""
+
+    def __init__(self, share: float = 0.1):
+        self.share = share
+        self.counts: Counter = Counter()
+        self.mentions = 0
+
+    def count(self, products: list[str | None] | None) -> None:
+        self.mentions += len(products) if products is not None else 0
+        for product in products or ():
+            if isinstance(product, str):
+                self.counts.update(set(words(product)))
+
+    def frequent(self) -> frozenset[str]:
+        """Words in the product names of at least ``share`` of the mentions."""
+        floor = self.share * max(self.mentions, 1)
+        return frozenset(w for w, n in self.counts.items() if n >= floor and len(w) > 1)
+
+
 class ThemeSummary:
     """Per-theme size, similarity sum, best quotes, top requests and a bounded random text sample, fed chunk by
     chunk, and how often each word of a product name occurs.
@@ -533,18 +554,16 @@ class ThemeSummary:
 
     CANDIDATES = 6  # quotes kept per quote shown, to choose those that name the label
 
-    def __init__(self, n_representatives: int, rows_per_theme: int, seed: int, product_share: float = 0.1):
+    def __init__(self, n_representatives: int, rows_per_theme: int, seed: int):
         self.n_representatives = n_representatives
         self.rows_per_theme = rows_per_theme
         self.seed = seed
-        self.product_share = product_share
         self.sizes: dict[int, int] = {}
         self.similarity_sums: dict[int, float] = {}
         self._best: dict[int, list[tuple[float, int, int, str]]] = {}
         self._requests: dict[int, list[tuple[float, int, int, str]]] = {}
         self._sample: dict[int, tuple[np.ndarray, list[str], list[str | None], np.ndarray]] = {}
-        self._product_words: Counter = Counter()
-        self._mentions_seen = 0
+        self.products = ProductWords()
 
     def add(self, rows: np.ndarray, labels: np.ndarray, similarity: np.ndarray, texts: list[str],
             aspects: list[str | None], explicit: np.ndarray, negative: np.ndarray) -> None:
@@ -572,24 +591,13 @@ class ThemeSummary:
         """The ``CANDIDATES × n_representatives`` most similar candidates with distinct texts (content key breaks
         ties); ``representatives`` then prefers those that name the theme's label."""
         chosen, seen, wanted = [], set(), self.CANDIDATES * self.n_representatives
-        for candidate in sorted(kept + candidates)[: 10 * wanted]:
+        for candidate in heapq.nsmallest(10 * wanted, kept + candidates):
             if candidate[3] not in seen:
                 seen.add(candidate[3])
                 chosen.append(candidate)
                 if len(chosen) == wanted:
                     break
         return chosen
-
-    def count_products(self, products: list[str | None] | None) -> None:
-        self._mentions_seen += len(products) if products is not None else 0
-        for product in products or ():
-            if isinstance(product, str):
-                self._product_words.update(set(words(product)))
-
-    def product_words(self) -> frozenset[str]:
-        """Words in the product names of at least ``product_share`` of the mentions ("kindle", "united")."""
-        floor = self.product_share * max(self._mentions_seen, 1)
-        return frozenset(w for w, n in self._product_words.items() if n >= floor and len(w) > 1)
 
     def representatives(self, theme: int, label_words: set[str] = frozenset()) -> list[int]:
         return self._naming(self._best.get(theme, []), label_words)

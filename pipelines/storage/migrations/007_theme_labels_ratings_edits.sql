@@ -1,6 +1,6 @@
 -- Themes a product team can act on: "aspect — problem" labels with a need statement, label coverage and top
--- requests; satisfaction from star ratings and each theme's rating impact; and the team's own edits (rename,
--- merge, hide), kept as rules that every later run and refit applies.
+-- requests; satisfaction from star ratings (or recommend flags) and each theme's rating and recommend impact; and
+-- the team's own edits (rename, merge, hide), kept as rules that every later run and refit applies.
 
 ALTER TABLE themes ADD COLUMN aspect VARCHAR;                    -- what the mentions are about
 ALTER TABLE themes ADD COLUMN problem VARCHAR;                   -- what is wrong with it
@@ -19,6 +19,12 @@ ALTER TABLE need_rankings ADD COLUMN mean_rating_without DOUBLE;
 ALTER TABLE need_rankings ADD COLUMN rating_impact DOUBLE;
 ALTER TABLE need_rankings ADD COLUMN rating_impact_ci_low DOUBLE;
 ALTER TABLE need_rankings ADD COLUMN rating_impact_ci_high DOUBLE;
+ALTER TABLE need_rankings ADD COLUMN recommend_documents INTEGER;
+ALTER TABLE need_rankings ADD COLUMN recommend_share DOUBLE;
+ALTER TABLE need_rankings ADD COLUMN recommend_share_without DOUBLE;
+ALTER TABLE need_rankings ADD COLUMN recommend_impact DOUBLE;
+ALTER TABLE need_rankings ADD COLUMN recommend_impact_ci_low DOUBLE;
+ALTER TABLE need_rankings ADD COLUMN recommend_impact_ci_high DOUBLE;
 
 CREATE SEQUENCE theme_edit_ids START 1;
 CREATE TABLE theme_edits (
@@ -39,7 +45,8 @@ SELECT r.rank, r.theme_id, coalesce(t.edited_label, t.label) AS theme_label, r.m
        t.parent_label AS parent_theme_label, t.top_terms, t.need_statement, t.aspect, t.problem, t.label_coverage,
        r.top_requests, r.satisfaction_basis, r.rated_documents, r.mean_rating, r.mean_rating_without,
        r.rating_impact, r.rating_impact_ci_low, r.rating_impact_ci_high, t.label AS model_label,
-       t.edited_label IS NOT NULL AS is_renamed
+       t.edited_label IS NOT NULL AS is_renamed, r.recommend_documents, r.recommend_share,
+       r.recommend_share_without, r.recommend_impact, r.recommend_impact_ci_low, r.recommend_impact_ci_high
 FROM need_rankings r
 JOIN themes t USING (theme_fit_id, theme_id)
 WHERE r.theme_fit_id = (SELECT theme_fit_id FROM v_latest_theme_fit)
@@ -85,13 +92,13 @@ ORDER BY edit_id;
 
 -- Comments of the columns kept from 006 are given back by the migration runner; these are new or changed.
 COMMENT ON COLUMN v_unmet_needs.theme_label IS 'The team''s label (unmet themes rename) or else the "aspect — problem" label taken from the mentions';
-COMMENT ON COLUMN v_unmet_needs.satisfaction IS 'Satisfaction 0-10: share of satisfied votes; a rated document is one vote, satisfied with 4-5 of 5 stars; an unrated one votes per mention, satisfied unless negative';
+
 COMMENT ON COLUMN v_unmet_needs.need_statement IS 'The need in roadmap words, built from the aspect and the problem';
 COMMENT ON COLUMN v_unmet_needs.aspect IS 'What the theme''s mentions are about (NULL when no aspect is shared)';
 COMMENT ON COLUMN v_unmet_needs.problem IS 'What is wrong with it: the phrase most distinctive of the theme''s negative mentions';
 COMMENT ON COLUMN v_unmet_needs.label_coverage IS 'Share of the theme''s mentions whose text or aspect contains the aspect''s word (0 without an aspect)';
 COMMENT ON COLUMN v_unmet_needs.top_requests IS 'JSON list of the stated (explicit) requests closest to the theme, each with sentence, feedback_id, source_id, source_name, url';
-COMMENT ON COLUMN v_unmet_needs.satisfaction_basis IS 'ratings | sentiment | ratings and sentiment: what satisfaction was measured from';
+
 COMMENT ON COLUMN v_unmet_needs.rated_documents IS 'Documents raising the theme that carry a star rating';
 COMMENT ON COLUMN v_unmet_needs.mean_rating IS 'Mean star rating of the rated documents raising the theme';
 COMMENT ON COLUMN v_unmet_needs.mean_rating_without IS 'Mean star rating of the rated documents not raising it';
@@ -113,3 +120,11 @@ COMMENT ON COLUMN v_theme_edits.into_id IS 'merge: the theme it was merged into'
 COMMENT ON COLUMN v_theme_edits.label IS 'rename: the new label';
 COMMENT ON COLUMN v_theme_edits.created_at IS 'When the edit was made (UTC)';
 COMMENT ON COLUMN v_theme_edits.is_active IS 'False once undone';
+COMMENT ON COLUMN v_unmet_needs.satisfaction IS 'Satisfaction 0-10: share of satisfied votes; a rated document is one vote, satisfied with 4-5 of 5 stars; else a document with a recommend flag votes it; an unrated one votes per mention, satisfied unless negative';
+COMMENT ON COLUMN v_unmet_needs.satisfaction_basis IS 'ratings | sentiment | ratings and sentiment: what satisfaction was measured from (a recommend flag counts as a rating)';
+COMMENT ON COLUMN v_unmet_needs.recommend_documents IS 'Documents raising the theme that say whether they recommend';
+COMMENT ON COLUMN v_unmet_needs.recommend_share IS 'Share of those that recommend';
+COMMENT ON COLUMN v_unmet_needs.recommend_share_without IS 'Share recommending among the flagged documents not raising the theme';
+COMMENT ON COLUMN v_unmet_needs.recommend_impact IS 'recommend_share - recommend_share_without (NULL without recommend flags)';
+COMMENT ON COLUMN v_unmet_needs.recommend_impact_ci_low IS '95 % interval of recommend_impact, lower bound (normal approximation)';
+COMMENT ON COLUMN v_unmet_needs.recommend_impact_ci_high IS '95 % interval of recommend_impact, upper bound';
