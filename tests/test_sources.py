@@ -172,7 +172,30 @@ def test_cleaning():
     assert clean_text("The app doesnâ€™t sync") == "The app doesn't sync"
     assert clean_text("<p>Too&nbsp;loud</p><br>Fix   it") == "Too loud\nFix it"
     assert clean_text("@Acme #BatteryLife sucks 😭 http://x.co/1", social=True) == "@user Battery Life sucks 😭 http"
-    assert clean_text("line one\r\nline\x1b[31m two\x00") == "line one\nline two"  # ASCII that ftfy repairs
+    assert clean_text("Line one\r\nLine\x1b[31m two\x00") == "Line one\nLine two"  # ASCII that ftfy repairs
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("something about the\nhanging at store or the way it was\nsewn.",  # wrapped: one sentence
+     "something about the hanging at store or the way it was sewn."),
+    ("Open more kiosks at\nAustin-Bergstrom.", "Open more kiosks at Austin-Bergstrom."),  # cut on an open word
+    ("It broke,\nThen it froze", "It broke, Then it froze"),
+    ("Can't vote reviews helpful\nCan't read your own", "Can't vote reviews helpful\nCan't read your own"),
+    ("It broke.\nthen it froze", "It broke.\nthen it froze"),  # terminal punctuation ends the sentence
+    ("Pros are\n- light\n- cheap", "Pros are\n- light\n- cheap"),  # list items keep their break
+    ("Two things that\n1. sync fails", "Two things that\n1. sync fails"),
+    ("The first paragraph ends\n\nthe second starts", "The first paragraph ends\nthe second starts"),
+    ("Wrapped by <br>a form", "Wrapped by a form"),
+])
+def test_a_line_break_inside_a_sentence_does_not_end_it(text, expected):
+    assert clean_text(text) == expected
+
+
+def test_a_title_ends_its_sentence_and_the_id_is_unchanged_by_joining(write):
+    content = 'id,title,text\nr1,Great dress,"Not the best fit, something about the\nhanging at store."\n'
+    [record] = ingest(write("dress.csv", content))[1]
+    assert record["text"] == "Great dress\nNot the best fit, something about the hanging at store."
+    assert record["feedback_id"] == "97a9b6e6461994a92052"  # the id hashes the text as read, before joining
 
 
 def test_html_entities_are_unescaped_even_when_the_export_escaped_them_twice():

@@ -223,7 +223,9 @@ def build_record(fields: dict, adapter: Adapter, options: IngestOptions, source_
         raise RowRejected(f"text too long ({len(raw_text)} chars > {options.max_text_chars})")
     source_kind = options.source_kind or adapter.source_kind
     social = source_kind == "social"
-    text = redact(clean_text(raw_text, social=social), options.redaction)
+    # title and body are cleaned apart: a title ends its sentence even without a full stop ("Great dress")
+    cleaned = (clean_text(part, social=social) for part in (title, body) if part is not None)
+    text = redact("\n".join(part for part in cleaned if part), options.redaction)
     if not text:
         raise RowRejected("no text after cleaning (markup or whitespace only)")
     created_at = parse_timestamp(fields.get("created_at"), options.date_format)
