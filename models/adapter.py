@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from models.errors import ConfigError, NotFoundError
 from models.integrity import IntegrityError, sha256_file
 
 ADAPTER_FILE = "adapter.safetensors"
@@ -54,7 +55,7 @@ def attach(model: torch.nn.Module, rank: int = 8, alpha: float = 16.0,
         parameter.requires_grad = False
     names = _targets(model, targets)
     if not names:
-        raise ValueError(f"no linear layer of the encoder matches {targets}")
+        raise ConfigError(f"no linear layer of the encoder matches {targets}")
     for name in names:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name)
@@ -99,7 +100,7 @@ def unfreeze_layers(model: torch.nn.Module) -> list[str]:
     for name, parameter in model.named_parameters():
         parameter.requires_grad = name in trainable
     if not trainable:
-        raise ValueError("the encoder has no parameters under a '.layer.' module to fine-tune")
+        raise ConfigError("the encoder has no parameters under a '.layer.' module to fine-tune")
     return sorted(trainable)
 
 
@@ -123,7 +124,7 @@ def weights_file(config: dict) -> str:
 def read_config(directory: str | Path) -> dict:
     path = Path(directory) / CONFIG_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"no encoder adapter at {directory} (missing {CONFIG_FILE})")
+        raise NotFoundError(f"no encoder adapter at {directory} (missing {CONFIG_FILE})")
     return json.loads(path.read_text())
 
 
@@ -137,7 +138,7 @@ def verified_config(directory: str | Path, base_version: str) -> dict:
         raise IntegrityError(f"{directory / name}: sha256 {actual[:12]}… does not match its config "
                              f"({expected[:12]}…); the artifact was modified")
     if config["base_encoder"] != base_version:
-        raise ValueError(f"adapter {directory} was trained on {config['base_encoder']}, not {base_version}")
+        raise ConfigError(f"adapter {directory} was trained on {config['base_encoder']}, not {base_version}")
     return config
 
 
@@ -150,7 +151,7 @@ def merge(model: torch.nn.Module, directory: str | Path, base_version: str) -> d
         parameters = dict(model.named_parameters())
         missing = sorted(set(weights) - set(parameters))
         if missing:
-            raise ValueError(f"encoder delta {directory} changes {missing[0]}, which the encoder does not have")
+            raise ConfigError(f"encoder delta {directory} changes {missing[0]}, which the encoder does not have")
         with torch.no_grad():
             for name, delta in weights.items():
                 parameters[name] += delta.to(parameters[name].dtype)

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from models import registry
 from models.encoder import SentenceEncoder
+from models.errors import ConfigError
 from models.features import apply_heads
 from models.segment import Segmenter, Sentence
 
@@ -93,7 +94,7 @@ class Analyzer:
             self.versions["implied_aspects"] = implied_version
         for task, (head, config) in loaded.items():
             if config.get("encoder") not in (None, self.encoder.version_):
-                raise ValueError(f"the {task} head was trained on {config.get('encoder')} embeddings but the "
+                raise ConfigError(f"the {task} head was trained on {config.get('encoder')} embeddings but the "
                                  f"encoder is {self.encoder.version_}: retrain with `unmet train`")
             self.heads[task] = head
             self.versions[task] = f"{config['name']}@{config['version']}"
@@ -110,7 +111,7 @@ class Analyzer:
         tagger, config = registry.get("unmet.aspect_terms.v1", path=path, encoder=self.encoder.version_)
         if config.get("encoder") != self.encoder.version_:
             if path:
-                raise ValueError(f"the aspect-term tagger {path} was trained on {config.get('encoder')} token states "
+                raise ConfigError(f"the aspect-term tagger {path} was trained on {config.get('encoder')} token states "
                                  f"but the encoder is {self.encoder.version_}: retrain with `unmet train`")
             return None, None
         return tagger, f"{config['name']}@{config['version']}"
@@ -188,7 +189,7 @@ def assemble(segmenter: Segmenter, segmented: Segmented, decisions: Decisions) -
     here, there = ((segmenter.lemma_version_, decisions.versions["aspect_lemmas"]) if decisions.aspects is not None
                    else (segmenter.aspect_version_, decisions.versions["aspects"]))
     if here != there:
-        raise ValueError(f"the spaCy pipeline here ({here}) is not the one the partition was decided with ({there}): "
+        raise ConfigError(f"the spaCy pipeline here ({here}) is not the one the partition was decided with ({there}): "
                          "load the same spaCy model everywhere")
     feedback_ids, owners, versions, version = (segmented.feedback_ids, segmented.owners, decisions.versions,
                                                decisions.version)

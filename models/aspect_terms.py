@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from models.errors import ConfigError, DataError
 from models.heads import LinearHead
 
 NAME = "unmet.aspect_terms.v1"
@@ -57,7 +58,7 @@ class AspectTermTagger(BaseEstimator):
         """``vectors``: per sentence, (words, dim) from ``SentenceEncoder.encode_and_tag``; ``labels``: B/I/O."""
         rows = [i for i, v in enumerate(vectors) if len(v)]
         if not rows:
-            raise ValueError("no sentence with words to learn from")
+            raise DataError("no sentence with words to learn from")
         X = in_context([vectors[i] for i in rows])
         y = np.concatenate([np.asarray(labels[i]) for i in rows])
         if len(y) != len(X):
@@ -115,7 +116,7 @@ class AspectTermTagger(BaseEstimator):
     def load(cls, directory: str | Path) -> tuple[AspectTermTagger, dict]:
         head, config = LinearHead.load(directory)
         if tuple(head.features) != FEATURES or "tagger" not in config:
-            raise ValueError(f"{directory} holds a {config.get('name')} head, not an aspect-term tagger")
+            raise ConfigError(f"{directory} holds a {config.get('name')} head, not an aspect-term tagger")
         tagger = cls(**config["tagger"])
         tagger.head_, tagger.classes_ = head, head.classes_
         return tagger, config

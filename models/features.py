@@ -6,6 +6,8 @@ import functools
 
 import numpy as np
 
+from models.errors import ConfigError
+
 LEXICON_FEATURES = ("vader_neg", "vader_neu", "vader_pos", "vader_compound")
 
 
@@ -35,7 +37,7 @@ def build_features(names: list[str], embeddings: np.ndarray, texts: list[str],
                 cache["lexicon"] = lexicon_features(texts)
             blocks.append(cache["lexicon"])
         else:
-            raise ValueError(f"unknown feature block {name!r} (known: embedding, lexicon)")
+            raise ConfigError(f"unknown feature block {name!r} (known: embedding, lexicon)")
     return np.hstack(blocks).astype(np.float32)
 
 

@@ -22,6 +22,7 @@ import torch
 
 from models import ARTIFACTS_DIR, adapter, datasets
 from models.encoder import SentenceEncoder
+from models.errors import AlreadyExistsError, ConfigError
 
 log = logging.getLogger(__name__)
 TASKS = {"sentiment": datasets.SENTIMENT_LABELS, "needs": datasets.NEED_LABELS,
@@ -182,11 +183,11 @@ def finetune_encoder(data_dir: str | Path, version: str, out_dir: Path = ARTIFAC
     ``extra`` adds (texts, labels) per task, for example human corrections from the warehouse.
     """
     if mode not in ("full", "lora"):
-        raise ValueError(f"mode must be full or lora, not {mode!r}")
+        raise ConfigError(f"mode must be full or lora, not {mode!r}")
     lr = lr or (5e-5 if mode == "full" else 5e-4)
     directory = Path(out_dir) / "encoder" / version
     if (directory / adapter.CONFIG_FILE).exists() and not overwrite:
-        raise FileExistsError(f"{directory} exists; choose a new --version")
+        raise AlreadyExistsError(f"{directory} exists; choose a new --version")
     torch.manual_seed(seed)
     rng = random.Random(seed)
     encoder = SentenceEncoder(adapter=None, backend="torch")

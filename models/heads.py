@@ -15,6 +15,7 @@ from safetensors.numpy import load_file, save_file
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
+from models.errors import ConfigError, NotFoundError
 from models.integrity import IntegrityError, sha256_file
 
 WEIGHTS_FILE = "head.safetensors"
@@ -54,7 +55,7 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         batches, a multi-threaded BLAS call leaves threads spinning that slowed the encoder's next batches by
         1.4× on 2 cores (measured), while the product itself is a few hundred rows by a few classes."""
         if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"head expects {self.n_features_in_} features, got {X.shape[1]}: "
+            raise ConfigError(f"head expects {self.n_features_in_} features, got {X.shape[1]}: "
                              "was it trained with another encoder?")
         logits = (X @ self.coef_.T if blas else np.einsum("ij,kj->ik", X, self.coef_)) + self.intercept_
         logits -= logits.max(axis=1, keepdims=True)
@@ -87,7 +88,7 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         directory = Path(directory)
         config_path = directory / CONFIG_FILE
         if not config_path.is_file():
-            raise FileNotFoundError(f"no head at {directory} (missing {CONFIG_FILE}); run `unmet train`")
+            raise NotFoundError(f"no head at {directory} (missing {CONFIG_FILE}); run `unmet train`")
         config = json.loads(config_path.read_text())
         expected = config.get("sha256", {}).get(WEIGHTS_FILE)
         actual = sha256_file(directory / WEIGHTS_FILE)

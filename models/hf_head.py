@@ -12,6 +12,8 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from models.batching import token_count_batches
+from models.encoder import load_pretrained
+from models.errors import ConfigError
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 _SYNONYMS = {"neg": "negative", "negative": "negative", "neu": "neutral", "neutral": "neutral", "pos": "positive",
@@ -30,15 +32,16 @@ class HFSentimentHead:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.batch_size = batch_size
         self.max_length = max_length
-        self.tokenizer_ = AutoTokenizer.from_pretrained(model)
-        self.model_ = AutoModelForSequenceClassification.from_pretrained(model).to(self.device).eval()
+        self.tokenizer_ = load_pretrained(AutoTokenizer, model, "sentiment classifier")
+        self.model_ = load_pretrained(AutoModelForSequenceClassification, model, "sentiment classifier")
+        self.model_ = self.model_.to(self.device).eval()
         names = {int(i): str(n) for i, n in self.model_.config.id2label.items()}
         mapping = {k.lower(): v for k, v in (label_map or {}).items()}
         self.target_ = {}
         for index, name in names.items():
             target = mapping.get(name.lower()) or _SYNONYMS.get(name.lower())
             if target not in SENTIMENT_LABELS:
-                raise ValueError(f"{model}: cannot map its label {name!r} onto {SENTIMENT_LABELS}; pass a label "
+                raise ConfigError(f"{model}: cannot map its label {name!r} onto {SENTIMENT_LABELS}; pass a label "
                                  f"map such as {name}=negative")
             self.target_[index] = SENTIMENT_LABELS.index(target)
         self.classes_ = np.array(SENTIMENT_LABELS)
@@ -65,5 +68,5 @@ def parse_label_map(spec: str | None) -> dict[str, str] | None:
         return None
     pairs = [p.split("=", 1) for p in spec.split(",") if p.strip()]
     if any(len(p) != 2 for p in pairs):
-        raise ValueError(f"label map must look like LABEL_0=negative,LABEL_1=positive, got {spec!r}")
+        raise ConfigError(f"label map must look like LABEL_0=negative,LABEL_1=positive, got {spec!r}")
     return {k.strip(): v.strip().lower() for k, v in pairs}

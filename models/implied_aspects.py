@@ -23,6 +23,7 @@ from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
+from models.errors import NotFoundError
 from models.integrity import IntegrityError, sha256_file
 
 NAME = "unmet.implied_aspects.v1"
@@ -95,7 +96,7 @@ class ImpliedAspects(BaseEstimator):
     def load(cls, directory: str | Path) -> tuple[ImpliedAspects, dict]:
         directory = Path(directory)
         if not (directory / CONFIG_FILE).is_file():
-            raise FileNotFoundError(f"no implied-aspect model at {directory} (missing {CONFIG_FILE}); "
+            raise NotFoundError(f"no implied-aspect model at {directory} (missing {CONFIG_FILE}); "
                                     "run `unmet train`")
         config = json.loads((directory / CONFIG_FILE).read_text())
         expected, actual = config["sha256"][WEIGHTS_FILE], sha256_file(directory / WEIGHTS_FILE)

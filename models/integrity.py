@@ -6,8 +6,10 @@ import hashlib
 import time
 from pathlib import Path
 
+from models.errors import UnmetError
 
-class IntegrityError(Exception):
+
+class IntegrityError(UnmetError):
     """A model file does not match its recorded checksum."""
 
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from models.errors import DataError
+
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple[str, ...]) -> np.ndarray:
     """Rows true, columns predicted, in ``labels`` order; labels outside ``labels`` are an error."""
@@ -17,7 +19,7 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple[str, ...]) -
         t = np.array([index[v] for v in y_true])
         p = np.array([index[v] for v in y_pred])
     except KeyError as exc:
-        raise ValueError(f"label {exc.args[0]!r} is not one of {labels}") from None
+        raise DataError(f"label {exc.args[0]!r} is not one of {labels}") from None
     k = len(labels)
     return np.bincount(t * k + p, minlength=k * k).reshape(k, k)
 
@@ -66,7 +68,7 @@ def score(y_true, y_pred, labels: tuple[str, ...], n_boot: int = 1000, seed: int
     if len(y_true) != len(y_pred):
         raise ValueError(f"{len(y_true)} labels but {len(y_pred)} predictions")
     if not len(y_true):
-        raise ValueError("nothing to score: the labelled set is empty")
+        raise DataError("nothing to score: the labelled set is empty")
     matrix = confusion(y_true, y_pred, labels)
     result = Scored(labels, len(y_true), scores_from_confusion(matrix, labels), matrix=matrix.tolist())
     if n_boot:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from models import ARTIFACTS_DIR
+from models.errors import ConfigError, NotFoundError
 
 _REGISTRY: dict[str, Callable] = {}
 
@@ -25,7 +26,7 @@ def register(name: str) -> Callable[[Callable], Callable]:
 
 def get(name: str, **kwargs):
     if name not in _REGISTRY:
-        raise KeyError(f"unknown component {name!r}; registered: {', '.join(sorted(_REGISTRY))}")
+        raise ConfigError(f"unknown component {name!r}; registered: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name](**kwargs)
 
 
@@ -50,7 +51,7 @@ def artifact_dir(task: str, version: str | None = None, root: Path | None = None
         return base / version
     versions = sorted((p for p in base.glob("*") if (p / "config.json").is_file()), key=lambda p: version_key(p.name))
     if not versions:
-        raise FileNotFoundError(f"no trained {task} head under {base}; run `unmet train`")
+        raise NotFoundError(f"no trained {task} head under {base}; run `unmet train`")
     if encoder:
         matching = [p for p in versions if json.loads((p / "config.json").read_text()).get("encoder") == encoder]
         if matching:

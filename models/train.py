@@ -13,6 +13,7 @@ import numpy as np
 
 from models import ARTIFACTS_DIR, datasets
 from models.encoder import SentenceEncoder
+from models.errors import AlreadyExistsError, ConfigError
 from models.features import apply_heads, build_features
 from models.heads import LinearHead
 
@@ -101,9 +102,9 @@ def train_heads(data_dir: Path, version: str, out_dir: Path = ARTIFACTS_DIR, enc
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     for task in tasks:
         if task not in TASKS:
-            raise ValueError(f"unknown head {task!r}; known: {', '.join(TASKS)}")
+            raise ConfigError(f"unknown head {task!r}; known: {', '.join(TASKS)}")
         if (out_dir / task / version / "config.json").exists() and not overwrite:
-            raise FileExistsError(f"{out_dir / task / version} exists; choose a new --version")
+            raise AlreadyExistsError(f"{out_dir / task / version} exists; choose a new --version")
     if backend == "static":
         _distil_static(encoder, adapter, out_dir, version, overwrite)
     model = SentenceEncoder(encoder, adapter=adapter, backend=backend)
@@ -235,7 +236,7 @@ def _distil_static(encoder: str | None, adapter, out_dir: Path, version: str, ov
 
     directory = out_dir / "static" / version
     if (directory / "config.json").exists() and not overwrite:
-        raise FileExistsError(f"{directory} exists; choose a new --version")
+        raise AlreadyExistsError(f"{directory} exists; choose a new --version")
     base = SentenceEncoder(encoder, adapter=adapter, backend="torch")
     outputs = token_outputs(base.pooled_, base.tokenizer_, base.device)
     log.info("static projection: %d token vectors → %d dimensions", len(outputs), dims)

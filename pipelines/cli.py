@@ -541,13 +541,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("unmet").setLevel(logging.INFO)
-    from models.integrity import IntegrityError
-    from pipelines.sources import SourceError
-    from pipelines.storage import WarehouseError
+    from models.errors import UnmetError
 
     try:
         return args.handler(args)
-    except (SourceError, WarehouseError, IntegrityError, FileNotFoundError, FileExistsError, ValueError) as exc:
+    except UnmetError as exc:  # anything else is a bug and keeps its traceback
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

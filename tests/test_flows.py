@@ -189,6 +189,28 @@ def test_cli_errors_are_clear(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
+def test_only_unmet_errors_are_one_line_user_errors(tmp_path, monkeypatch, capsys):
+    import pipelines.cli as cli
+    from models.errors import ConfigError, UnmetError
+    from models.integrity import IntegrityError
+    from pipelines.sources import SourceError
+    from pipelines.storage import WarehouseError
+
+    assert all(issubclass(e, UnmetError) for e in (ConfigError, IntegrityError, SourceError, WarehouseError))
+
+    def fails_with(error):
+        def handler(args):
+            raise error
+        return handler
+
+    monkeypatch.setattr(cli, "cmd_query", fails_with(ConfigError("--period must be day, week or month")))
+    assert main(["query", "SELECT 1", "--db", str(tmp_path / "x.duckdb")]) == 2
+    assert capsys.readouterr().err == "error: --period must be day, week or month\n"
+    monkeypatch.setattr(cli, "cmd_query", fails_with(ValueError("a bug")))
+    with pytest.raises(ValueError, match="a bug"):  # a bug keeps its traceback instead of passing for a user error
+        main(["query", "SELECT 1", "--db", str(tmp_path / "x.duckdb")])
+
+
 def test_prefect_yaml_deployments_validate(tmp_path):
     import os
     import subprocess

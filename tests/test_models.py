@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from models import integrity, registry
+from models.errors import ConfigError
 from models.heads import LinearHead
 from models.integrity import IntegrityError, sha256_file
 from models.segment import Segmenter
@@ -68,7 +69,7 @@ def test_default_artifacts_are_registered_small_and_carded():
         directory = registry.artifact_dir("sentiment" if "sentiment" in name else "needs")
         assert (directory / "MODEL_CARD.md").read_text().count("|") > 10
         assert sum(p.stat().st_size for p in directory.iterdir()) < 1_000_000
-    with pytest.raises(KeyError, match="unknown component"):
+    with pytest.raises(ConfigError, match="unknown component"):
         registry.get("unmet.nothing.v9")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 
+from models.errors import ConfigError
+
 
 def task_runner_for(dask_address: str | None, dask_workers: int = 2):
     """``None`` (Prefect's default runner, in this process), a local Dask cluster of ``dask_workers`` processes
@@ -40,11 +42,11 @@ def require_resources(names: list[str]) -> None:
 
     client = getattr(FlowRunContext.get().task_runner, "client", None)
     if client is None:
-        raise ValueError("routing by Dask resources (gpu_resource) needs a Dask task runner: set dask_address")
+        raise ConfigError("routing by Dask resources (gpu_resource) needs a Dask task runner: set dask_address")
     workers = client.scheduler_info(n_workers=-1)["workers"].values()
     for name in names:
         if not any(worker.get("resources", {}).get(name, 0) >= 1 for worker in workers):
-            raise ValueError(f"no Dask worker declares the resource {name!r}: start workers with "
+            raise ConfigError(f"no Dask worker declares the resource {name!r}: start workers with "
                              f"`dask worker ADDRESS --resources {name}=1` (see README, Scale out)")
 
 

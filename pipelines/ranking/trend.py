@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from models.errors import ConfigError
+
 PERIODS = {"day": "D", "week": "W-MON", "month": "MS"}
 
 
@@ -25,7 +27,7 @@ def choose_period(created_at: pd.Series) -> str:
 
 def period_start(created_at: pd.Series, period: str) -> pd.Series:
     if period not in PERIODS:
-        raise ValueError(f"unknown period {period!r}: use one of {', '.join(PERIODS)} or auto")
+        raise ConfigError(f"unknown period {period!r}: use one of {', '.join(PERIODS)} or auto")
     dates = pd.to_datetime(created_at, utc=True).dt.tz_localize(None)
     return dates.dt.to_period({"day": "D", "week": "W", "month": "M"}[period]).dt.start_time.dt.date
 

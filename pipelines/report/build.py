@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from jinja2 import Environment, select_autoescape
 from plotly.offline import get_plotlyjs
 
-from pipelines.storage import connect
+from pipelines.storage import WarehouseError, connect
 
 TOP_TRENDS = 5
 TOP_BARS = 15
@@ -37,7 +37,7 @@ def load_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
     fit = con.execute("""SELECT theme_fit_id, kind, n_mentions, n_outliers, period, created_at
                          FROM v_latest_theme_fit""").df()
     if fit.empty:
-        raise ValueError("no ranking in this database yet: run `unmet run INPUT` first")
+        raise WarehouseError("no ranking in this database yet: run `unmet run INPUT` first")
     totals = con.execute("""SELECT count(*) AS documents, min(created_at) AS first, max(created_at) AS last,
                                    count(DISTINCT source_name) AS sources FROM v_feedback""").df().iloc[0].to_dict()
     return ReportData(

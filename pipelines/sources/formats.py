@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from models.errors import UnmetError
+
 if TYPE_CHECKING:
     from pipelines.sources.partitions import InputPart
 
@@ -36,7 +38,7 @@ MAX_JSON_DOCUMENT_CHARS = int(os.environ.get("UNMET_MAX_JSON_DOCUMENT_CHARS", st
 csv.field_size_limit(MAX_ROW_CHARS)
 
 
-class SourceError(Exception):
+class SourceError(UnmetError):
     """A whole file cannot be read; the message names the file (and line where known)."""
 
 

@@ -15,11 +15,13 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from models.errors import UnmetError
+
 # DuckDB would otherwise cache up to 80% of RAM; a bounded pool keeps long ingests flat (it spills to disk).
 DUCKDB_MEMORY_LIMIT = os.environ.get("UNMET_DUCKDB_MEMORY_LIMIT", "1GB")
 
 
-class WarehouseError(Exception):
+class WarehouseError(UnmetError):
     """A problem with the database file that the user can act on; the message says what to do."""
 
 
