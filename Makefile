@@ -23,6 +23,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check pipelines models tests data/sample benchmarks
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
 # Benchmarks print figures (not part of `make test`): DOCS documents per corpus, figures also in bench.json.

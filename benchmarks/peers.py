@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import DEFAULT_SHARED_DATA, quiet_prefect_defaults
-from pipelines.ranking.validation import AIRLINE_FILE, CLAP_FILE, document_themes, theme_agreement
+from pipelines.validate import AIRLINE_FILE, CLAP_FILE, document_themes, theme_agreement
 
 
 def airline(data_dir: Path) -> tuple[pd.DataFrame, pd.Series]:

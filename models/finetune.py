@@ -23,10 +23,9 @@ import torch
 from models import ARTIFACTS_DIR, adapter, datasets
 from models.encoder import SentenceEncoder
 from models.errors import AlreadyExistsError, ConfigError
+from models.labels import TASK_LABELS
 
 log = logging.getLogger(__name__)
-TASKS = {"sentiment": datasets.SENTIMENT_LABELS, "needs": datasets.NEED_LABELS,
-         "implicit_aspect": datasets.IMPLICIT_ASPECT_LABELS}
 NAMES = {"lora": "unmet.encoder_adapter.v1", "delta": "unmet.encoder_delta.v2"}
 LOGIT_SCALE = 20.0  # pooled embeddings are unit length; a fixed temperature lets a linear layer separate them
 IGNORE = -100  # a row without a label for a task (cross-entropy skips it)
@@ -102,7 +101,7 @@ def build_groups(data_dir: str | Path, mix: dict[str, GroupSpec], limit: int | N
 def _labelled_group(spec: GroupSpec, texts: list[str], by_task: dict[str, dict[str, str]]) -> Group:
     group = Group(spec, texts)
     for task, labelled in by_task.items():
-        classes = TASKS[task]
+        classes = TASK_LABELS[task]
         y = torch.tensor([classes.index(labelled[t]) if t in labelled else IGNORE for t in texts])
         counts = torch.bincount(y[y != IGNORE], minlength=len(classes)).clamp(min=1).float()
         group.labels[task] = y
@@ -207,7 +206,7 @@ def finetune_encoder(data_dir: str | Path, version: str, out_dir: Path = ARTIFAC
     heads = torch.nn.ModuleDict()
     for key, group in groups.items():
         for task in group.labels:
-            heads[_head_name(key, task)] = torch.nn.Linear(encoder.dim_, len(TASKS[task]))
+            heads[_head_name(key, task)] = torch.nn.Linear(encoder.dim_, len(TASK_LABELS[task]))
     if SPAN_GROUP in groups:
         heads["span_tags"] = torch.nn.Linear(encoder.dim_, 3)
     lengths = {key: [len(t) for t in group.texts] for key, group in groups.items()}

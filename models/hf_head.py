@@ -12,10 +12,10 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from models.batching import token_count_batches
-from models.encoder import load_pretrained
 from models.errors import ConfigError
+from models.hub import load_pretrained
+from models.labels import SENTIMENT_LABELS
 
-SENTIMENT_LABELS = ("negative", "neutral", "positive")
 _SYNONYMS = {"neg": "negative", "negative": "negative", "neu": "neutral", "neutral": "neutral", "pos": "positive",
              "positive": "positive", "1 star": "negative", "2 stars": "negative", "3 stars": "neutral",
              "4 stars": "positive", "5 stars": "positive"}

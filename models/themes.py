@@ -19,11 +19,10 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, clone
 from sklearn.cluster import AgglomerativeClustering, KMeans, MiniBatchKMeans
 from sklearn.decomposition import PCA
 
+from models.labels import OUTLIER
 from models.theme_features import HybridFeatures, normalize
 from models.theme_labels import NO_LABEL, AspectProblemRepresenter, aspect_key, stem
 from models.theme_words import is_bare_verdict, is_content, words
-
-OUTLIER = -1
 
 
 class AutoKMeans(ClusterMixin, BaseEstimator):

@@ -16,6 +16,7 @@ from models.encoder import SentenceEncoder
 from models.errors import AlreadyExistsError, ConfigError
 from models.features import apply_heads, build_features
 from models.heads import LinearHead
+from models.labels import IMPLICIT_ASPECT_LABELS, NEED_LABELS, SENTIMENT_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +27,13 @@ log = logging.getLogger(__name__)
 # (voc_needs 0.804 → 0.826, TweetEval 0.678 → 0.704); aspect kind is best on voc_needs alone (0.776 vs 0.756).
 HEADS = {
     "sentiment": {"name": "unmet.sentiment.v1", "features": ("embedding", "lexicon"),
-                  "labels": datasets.SENTIMENT_LABELS, "class_weight": None,
+                  "labels": SENTIMENT_LABELS, "class_weight": None,
                   "sets": {"voc_needs": 1.0, "semeval_tweets": 0.3, "airline_tweets": 0.3, "sst2": 0.3,
                            "semeval_absa": 0.3}},
-    "needs": {"name": "unmet.needs.v1", "features": ("embedding",), "labels": datasets.NEED_LABELS,
+    "needs": {"name": "unmet.needs.v1", "features": ("embedding",), "labels": NEED_LABELS,
               "class_weight": None, "sets": {"voc_needs": 1.0}},
     "implicit_aspect": {"name": "unmet.implicit_aspects.v1", "features": ("embedding",),
-                        "labels": datasets.IMPLICIT_ASPECT_LABELS, "class_weight": None, "sets": {"voc_needs": 1.0}},
+                        "labels": IMPLICIT_ASPECT_LABELS, "class_weight": None, "sets": {"voc_needs": 1.0}},
 }
 
 

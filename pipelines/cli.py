@@ -224,7 +224,7 @@ def cmd_themes(args) -> int:
 def cmd_validate(args) -> int:
     import tempfile
 
-    from pipelines.ranking.validation import validate_airline, validate_clap
+    from pipelines.validate import validate_airline, validate_clap
 
     with tempfile.TemporaryDirectory(prefix="unmet-validate-") as workdir:
         results = {}

@@ -8,8 +8,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines.sources import IngestOptions
 from pipelines.sources.formats import iter_rows
-from pipelines.sources.normalize import IngestOptions, normalize_batches
+from pipelines.sources.normalize import normalize_batches
 from pipelines.sources.partitions import part_key, part_options, plan_parts
 
 

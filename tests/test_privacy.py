@@ -60,7 +60,7 @@ def test_handles_are_masked_in_every_text_and_configurable():
 
 
 def test_a_handle_in_a_review_is_never_stored(tmp_path):
-    from pipelines.sources.normalize import IngestOptions, normalize_file
+    from pipelines.sources import IngestOptions, normalize_file
 
     path = tmp_path / "reviews.csv"
     path.write_text("id,text,rating\nr1,Ask @johnsmith123 on Instagram: it runs small.,2\n", encoding="utf-8")

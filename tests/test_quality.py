@@ -11,6 +11,7 @@ from labelled_fixture import THINGS, build
 from models import adapter, datasets
 from models.evaluation import TARGETS, Benchmark, Evaluator, aggregate_needs, compare
 from models.integrity import IntegrityError
+from models.labels import IMPLICIT_ASPECT_LABELS, NEED_LABELS, SENTIMENT_LABELS
 from models.metrics import paired_difference, score
 from models.segment import Segmenter
 from pipelines.cli import main
@@ -103,8 +104,8 @@ class Oracle:
 
     def label_texts(self, texts):
         out = {}
-        for task, labels in (("sentiment", datasets.SENTIMENT_LABELS), ("needs", datasets.NEED_LABELS),
-                             ("implicit_aspect", datasets.IMPLICIT_ASPECT_LABELS)):
+        for task, labels in (("sentiment", SENTIMENT_LABELS), ("needs", NEED_LABELS),
+                             ("implicit_aspect", IMPLICIT_ASPECT_LABELS)):
             probs = np.full((len(texts), len(labels)), 0.01)
             for i, text in enumerate(texts):
                 label = self.truth.get((task, text), labels[-1])
@@ -262,7 +263,7 @@ def test_voc_needs_keeps_its_own_split_and_other_sets_never_train_on_its_dev_sen
     named = [(t, s) for t, s in zip(spans.texts, spans.targets, strict=True) if s]
     assert named and all(t[a:b].lower() in THINGS for t, ((a, b),) in named)
     tweets = datasets.load("sentiment/semeval_tweets", labelled)
-    assert set(tweets.labels) == set(datasets.SENTIMENT_LABELS)
+    assert set(tweets.labels) == set(SENTIMENT_LABELS)
 
 
 def test_any_hf_classifier_can_be_the_sentiment_head(tmp_path):

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from models.text import clean_text
 from pipelines.sources import IngestOptions, SourceError, detect_format, normalize_file
-from pipelines.sources.clean import clean_text
 from pipelines.sources.normalize import parse_timestamp
 
 
@@ -212,7 +212,7 @@ def test_html_entities_are_unescaped_even_when_the_export_escaped_them_twice():
 def test_cleaning_skips_ftfy_only_where_ftfy_changes_nothing(text):
     import ftfy
 
-    from pipelines.sources.clean import _PLAIN
+    from models.text import _PLAIN
 
     if _PLAIN.fullmatch(text):
         assert ftfy.fix_text(text, unescape_html=False, normalization="NFC") == text

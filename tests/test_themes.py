@@ -3,7 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from models.themes import OUTLIER, MentionChunk, ThemeModel, content_keys
+from models.labels import OUTLIER
+from models.themes import MentionChunk, ThemeModel, content_keys
 from pipelines.ranking.segments import rank_by_segment
 from pipelines.ranking.theme_ids import match_refit
 from pipelines.ranking.trend import benjamini_hochberg, choose_period, theme_shares, trend_tests

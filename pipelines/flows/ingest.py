@@ -19,11 +19,11 @@ from pipelines.config import DEFAULT_DB_PATH, PART_BYTES
 from pipelines.faults import checkpoint
 from pipelines.flows.retry import retry_if_transient
 from pipelines.flows.runners import dask_resources, on_runner, require_resources, take_result
-from pipelines.sources import IngestOptions, NormalizedFile, SourceError
+from pipelines.sources import IngestOptions, InputPart, NormalizedFile, SourceError
 from pipelines.sources.adapters import check_mapped_fields
 from pipelines.sources.formats import format_from_extension
 from pipelines.sources.normalize import check_mapping, normalize_batches
-from pipelines.sources.partitions import InputPart, part_key, part_options, plan_parts
+from pipelines.sources.partitions import part_key, part_options, plan_parts
 from pipelines.sources.redact import RedactionPolicy
 from pipelines.storage import author_salt, insert_new
 from pipelines.storage.runs import recorded_run

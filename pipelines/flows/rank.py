@@ -19,7 +19,8 @@ from prefect.cache_policies import NONE
 from prefect.utilities.annotations import quote
 
 from models import registry
-from models.themes import OUTLIER, ThemeModel
+from models.labels import OUTLIER
+from models.themes import ThemeModel
 from pipelines.config import DEFAULT_DB_PATH
 from pipelines.ranking import rank_themes
 from pipelines.ranking.segments import rank_by_segment

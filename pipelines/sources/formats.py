@@ -17,12 +17,9 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from models.errors import UnmetError
-
-if TYPE_CHECKING:
-    from pipelines.sources.partitions import InputPart
+from pipelines.sources.types import InputPart, csv_delimiter
 
 FORMATS = ("csv", "tsv", "jsonl", "json", "parquet")
 _EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -221,9 +218,7 @@ def _iter_delimited(path: Path, fmt: str, encoding: str, part: InputPart | None)
         else:
             first_line = fh.readline(SNIFF_BYTES)
             lines = itertools.chain([first_line], fh)  # no seek back: a compressed stream may not allow it
-        delimiter = "\t"
-        if fmt == "csv":
-            delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+        delimiter = csv_delimiter(fmt, first_line)
         reader = csv.reader(lines, delimiter=delimiter)
         try:
             header = next(reader)

@@ -8,15 +8,14 @@ import json
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 from dateutil import parser as date_parser
 
-from pipelines.config import MAX_TEXT_CHARS
+from models.text import clean_text
 from pipelines.sources.adapters import (
     ADAPTERS_BY_NAME,
     ALIASES,
@@ -25,13 +24,10 @@ from pipelines.sources.adapters import (
     missing_columns,
     normalize_key,
 )
-from pipelines.sources.clean import clean_text
 from pipelines.sources.formats import SourceError, detect_format, iter_rows, printable_raw
 from pipelines.sources.language import detect_languages
-from pipelines.sources.redact import RedactionPolicy, redact
-
-if TYPE_CHECKING:
-    from pipelines.sources.partitions import InputPart
+from pipelines.sources.redact import redact
+from pipelines.sources.types import IngestOptions, InputPart, source_name_for
 
 RECORD_SCHEMA = pa.schema([
     ("feedback_id", pa.string()), ("source_kind", pa.string()), ("source_name", pa.string()),
@@ -56,22 +52,6 @@ _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 class RowRejected(ValueError):
     """A row that cannot become a record; the message is the quarantine reason."""
-
-
-@dataclass
-class IngestOptions:
-    source_kind: str | None = None
-    source_name: str | None = None
-    fmt: str | None = None
-    adapter: str | None = None
-    column_map: dict[str, str] = field(default_factory=dict)
-    segment_map: dict[str, str] = field(default_factory=dict)  # segment name → column ("department" → "Dept")
-    encoding: str = "utf-8"
-    date_format: str | None = None
-    author_salt: str = ""
-    max_text_chars: int = MAX_TEXT_CHARS
-    redaction: RedactionPolicy = field(default_factory=RedactionPolicy)
-    batch_rows: int = 5000
 
 
 @dataclass
@@ -246,13 +226,6 @@ def build_record(fields: dict, adapter: Adapter, options: IngestOptions, source_
         "product": _as_text(fields.get("product"), "product"), "url": _as_text(fields.get("url"), "url"),
         "language": language.lower()[:8] if language else None,  # None: detected for the whole batch
     }
-
-
-def source_name_for(path: Path) -> str:
-    name = path.name
-    for suffix in reversed(path.suffixes):
-        name = name.removesuffix(suffix)
-    return name or path.name
 
 
 @functools.cache  # once per adapter, not once per row

@@ -14,31 +14,17 @@ import csv
 import hashlib
 import itertools
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from pipelines import __version__
 from pipelines.config import PART_BYTES
 from pipelines.sources.adapters import detect_adapter
 from pipelines.sources.formats import SNIFF_BYTES, SourceError, detect_format, is_gzip, iter_rows
-from pipelines.sources.normalize import IngestOptions, source_name_for
+from pipelines.sources.types import IngestOptions, InputPart, csv_delimiter, source_name_for
 
 _HASH_CHUNK = 1 << 20
 _STRUCTURE = "\n\r\",;\t{}[]"  # the characters that delimit records in every text format
-
-
-@dataclass(frozen=True)
-class InputPart:
-    """One piece of one file: bytes ``start``–``end`` of a text file, or row groups ``start``–``end`` of Parquet."""
-
-    path: str
-    fmt: str
-    index: int = 0
-    count: int = 1
-    start: int = 0
-    end: int | None = None      # exclusive; None: to the end of the file
-    first_line: int = 1         # the line (text) or row (Parquet) number of the part's first record
-    digest: str = ""            # sha256 of what the part reads (a CSV part's header included)
 
 
 def plan_parts(path: str | Path, fmt: str | None = None, encoding: str = "utf-8",
@@ -105,8 +91,7 @@ def _text_parts(path: Path, fmt: str, encoding: str, part_bytes: int, size: int)
                 first = next(source, "")
                 if len(first) >= SNIFF_BYTES:
                     return [InputPart(str(path), fmt, digest=_digest(path, [(0, None)]))]
-                delimiter = "\t" if fmt == "tsv" else ";" if first.count(";") > first.count(",") else ","
-                reader = csv.reader(itertools.chain([first], source), delimiter=delimiter)
+                reader = csv.reader(itertools.chain([first], source), delimiter=csv_delimiter(fmt, first))
                 next(reader)
                 while True:
                     try:

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import duckdb
 
+from models.labels import TASK_LABELS
 from pipelines.storage.warehouse import WarehouseError, connect
-
-TASK_LABELS = {"sentiment": ("negative", "neutral", "positive"), "needs": ("explicit", "implicit", "none"),
-               "implicit_aspect": ("explicit", "implicit")}
 
 
 def add_label(con: duckdb.DuckDBPyConnection, task: str, label: str, *, sentence_id: str | None = None,

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from models.themes import OUTLIER, MentionChunk, content_keys
+from models.labels import OUTLIER
+from models.themes import MentionChunk, content_keys
 
 NOT_SEEN = -2  # a mention that the previous fit did not have (outliers there are -1)
 

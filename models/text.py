@@ -1,4 +1,5 @@
-"""Text cleaning: repair what exports break, normalize what social platforms add, keep emoji."""
+"""Text cleaning: repair what exports break, normalize what social platforms add, keep emoji. It lives with the
+models because training data is cleaned exactly as ingest cleans what it stores."""
 
 from __future__ import annotations
 

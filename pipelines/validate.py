@@ -1,4 +1,5 @@
-"""Validation of themes and ranking against real ground truth the pipeline never sees.
+"""Validation of themes and ranking against real ground truth the pipeline never sees. It runs whole flows, so it
+sits above them, next to the CLI that calls it (`unmet validate`).
 
 - Airline tweets: ``negativereason`` (Late Flight, Customer Service Issue, …) per negative tweet. The
   pipeline reads only id, text, date and airline. Scores: how well themes match reasons (adjusted mutual
