@@ -97,7 +97,7 @@ def add_encoder_runtime_options(parser) -> None:
 
 def cmd_run(args) -> int:
     from pipelines.flows import feedback_pipeline
-    from pipelines.flows.ingest import expand_inputs
+    from pipelines.flows.ingest import expand_inputs, rows_balance
     from pipelines.sources import IngestOptions
     from pipelines.sources.adapters import check_mapped_fields
     from pipelines.sources.normalize import check_mapping
@@ -122,8 +122,7 @@ def cmd_run(args) -> int:
         gpu_resource=args.dask_gpu_resource, aspect_term_head=args.aspect_term_head,
     )
     ingest, analysis, rank = result["ingest"], result["analyze"], result["rank"]
-    print(f"rows read {ingest['rows_read']} = stored {ingest['stored']} ({ingest['new_documents']} new) "
-          f"+ quarantined {ingest['quarantined']} ({ingest['new_quarantined']} new)")
+    print(rows_balance(ingest))
     if ingest["updated_documents"]:
         updated = ingest["updated_documents"]
         print(f"{updated} document{'s' if updated != 1 else ''} stored before took new product/rating/recommend/url "

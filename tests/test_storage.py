@@ -1,4 +1,3 @@
-import duckdb
 import pyarrow as pa
 import pytest
 
@@ -81,7 +80,8 @@ def test_missing_database_for_readers_and_busy_database(tmp_path):
             connect(path)
     finally:
         holder.kill()
-    assert isinstance(duckdb.__version__, str)
+        holder.wait()
+    connect(path).close()  # the lock goes with its holder: the file opens again
 
 
 def test_a_refit_carries_edits_to_the_theme_that_took_most_of_the_old_one(tmp_path):

@@ -30,7 +30,17 @@ from pipelines.storage.runs import recorded_run
 from pipelines.storage.warehouse import ATTRIBUTES, update_attributes
 
 log = logging.getLogger("unmet.ingest")
-COUNTS = ("rows_read", "stored", "new_documents", "updated_documents", "quarantined", "new_quarantined")
+COUNTS = ("rows_read", "file_errors", "stored", "new_documents", "updated_documents", "quarantined",
+          "new_quarantined")
+
+
+def rows_balance(counts: dict) -> str:
+    """The rows read against where they went, e.g. "rows read 99 = stored 90 (90 new) + quarantined 10 (10 new)
+    − 1 file error"; a file error (a truncated tail) is quarantined without being a row."""
+    line = (f"rows read {counts['rows_read']} = stored {counts['stored']} ({counts['new_documents']} new) "
+            f"+ quarantined {counts['quarantined']} ({counts['new_quarantined']} new)")
+    errors = counts["file_errors"]
+    return line + (f" − {errors} file error{'s' if errors != 1 else ''} (quarantined, not a row)" if errors else "")
 
 
 def expand_inputs(inputs: list[str]) -> list[Path]:
@@ -94,9 +104,15 @@ def read_part(part: InputPart, options: IngestOptions) -> list[NormalizedFile]:
 
 def write_part(con: duckdb.DuckDBPyConnection, run_id: str, part: InputPart, key: str,
                batches: list[NormalizedFile]) -> dict:
-    """The part's batches, one transaction each; the last one also records the part as ingested."""
+    """The part's batches, one transaction each; the last one also records the part as ingested. Rows read
+    that became neither a record nor a quarantine entry are a bug: the part is refused before anything is
+    written, so that no row is lost in silence."""
+    lost = sum(b.lost_rows for b in batches)
+    if lost:
+        raise RuntimeError(f"{part.path} (part {part.index + 1} of {part.count}): {lost} of the rows read became "
+                           f"neither a record nor a quarantine entry; nothing of this part was written")
     counts = {"adapter": next((b.adapter for b in batches if b.adapter), None),
-              "rows_read": sum(b.rows_read for b in batches),
+              "rows_read": sum(b.rows_read for b in batches), "file_errors": sum(b.file_errors for b in batches),
               "stored": sum(b.records.num_rows for b in batches),
               "quarantined": sum(b.quarantine.num_rows for b in batches), "new_documents": 0, "new_quarantined": 0,
               "updated_documents": 0}
@@ -134,7 +150,8 @@ def ingest_feedback(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), sour
                     wait_s: float = 60.0, part_bytes: int = PART_BYTES, parts_in_flight: int = 1,
                     reread: bool = False, cpu_resource: str | None = None,
                     segment_map: dict[str, str] | None = None) -> dict:
-    """Ingest files; returns counts per file where rows_read = stored + quarantined.
+    """Ingest files; returns counts per file where rows_read + file_errors = stored + quarantined, rows_read
+    counted as the rows were read.
 
     Each file is read in parts of about ``part_bytes`` (see pipelines/sources/partitions.py); a part already
     ingested with the same options is skipped (``parts_skipped``) unless ``reread``. ``segment_map`` (segment name
@@ -187,9 +204,8 @@ def ingest_feedback(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), sour
                 log.warning("%s: read before with other options: %d stored documents took the new %s; their text "
                             "and analysis are unchanged", summary["file"], summary["updated_documents"],
                             "/".join(ATTRIBUTES))
-            log.info("%s: %d rows read = %d stored (%d new) + %d quarantined; %d of %d parts already ingested",
-                     summary["file"], summary["rows_read"], summary["stored"], summary["new_documents"],
-                     summary["quarantined"], summary["parts_skipped"], summary["parts"])
+            log.info("%s: %s; %d of %d parts already ingested", summary["file"], rows_balance(summary),
+                     summary["parts_skipped"], summary["parts"])
         files = list(files.values())
         totals = {key: sum(f[key] for f in files) for key in COUNTS}
         run.complete(counts={**totals, "files": files}, timings={"ingest_s": round(time.perf_counter() - started, 3)})

@@ -56,16 +56,22 @@ class RowRejected(ValueError):
 
 @dataclass
 class NormalizedFile:
-    """Records and quarantine entries of one file, or of one batch of its rows."""
+    """Records and quarantine entries of one file, or of one batch of its rows.
+
+    ``rows_read`` counts the rows the reader yielded, as they were read, and ``file_errors`` the whole-file
+    problems (a truncated tail) quarantined without being a row; so ``lost_rows`` is not zero by definition, and
+    is zero only when every row read became exactly one record or quarantine entry."""
 
     path: str
     adapter: str | None
     records: pa.Table
     quarantine: pa.Table
+    rows_read: int
+    file_errors: int
 
     @property
-    def rows_read(self) -> int:
-        return self.records.num_rows + self.quarantine.num_rows
+    def lost_rows(self) -> int:
+        return self.rows_read + self.file_errors - self.records.num_rows - self.quarantine.num_rows
 
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?", re.ASCII)  # ASCII: "¹" is a digit to str.isdigit, not to float()
@@ -304,6 +310,7 @@ def normalize_batches(path: str | Path, options: IngestOptions, part: InputPart 
         raise SourceError(f"{path}: unknown adapter {options.adapter!r} (choose from {known})")
     records: list[dict] = []
     quarantined: list[dict] = []
+    read = {"rows": 0, "file_errors": 0}  # since the last batch
     unseen = mapped_columns(options)  # mapped columns not yet found in a row
     tabular = (options.fmt or detect_format(path)).lower() in ("csv", "tsv", "parquet")  # one header for every row
 
@@ -331,13 +338,16 @@ def normalize_batches(path: str | Path, options: IngestOptions, part: InputPart 
             record["language"] = language
         out = NormalizedFile(str(path), adapter.name if adapter else None,
                              pa.Table.from_pylist(records, schema=RECORD_SCHEMA),
-                             pa.Table.from_pylist(quarantined, schema=QUARANTINE_SCHEMA))
+                             pa.Table.from_pylist(quarantined, schema=QUARANTINE_SCHEMA),
+                             read["rows"], read["file_errors"])
         records.clear()
         quarantined.clear()
+        read.update(rows=0, file_errors=0)
         return out
 
     try:
         for row in iter_rows(path, options.fmt, options.encoding, part):
+            read["rows"] += 1
             if row.error:
                 payload = (_payload_json(row.fields, options, adapter) if row.fields is not None
                            else redact(row.raw, options.redaction))
@@ -368,6 +378,7 @@ def normalize_batches(path: str | Path, options: IngestOptions, part: InputPart 
     except MappingError:
         raise
     except SourceError as exc:
+        read["file_errors"] += 1
         quarantine(0, str(exc), "")
     if unseen and records:  # JSON rows differ in their keys: a mapped column no row of the file had
         check_mapping(last_columns, final=True)
@@ -379,4 +390,5 @@ def normalize_file(path: str | Path, options: IngestOptions) -> NormalizedFile:
     batches = list(normalize_batches(path, options))
     return NormalizedFile(str(path), next((b.adapter for b in reversed(batches) if b.adapter), None),
                           pa.concat_tables([b.records for b in batches]),
-                          pa.concat_tables([b.quarantine for b in batches]))
+                          pa.concat_tables([b.quarantine for b in batches]),
+                          sum(b.rows_read for b in batches), sum(b.file_errors for b in batches))
