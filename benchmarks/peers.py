@@ -53,12 +53,14 @@ CORPORA = {"airline": (airline, "tweet_csv"), "clap": (clap, None)}
 
 def run_unmet(documents: pd.DataFrame, workdir: Path, name: str, adapter: str | None) -> dict:
     from pipelines.flows import feedback_pipeline
+    from pipelines.flows.params import IngestParams, RankParams
 
     path = workdir / f"{name}.csv"
     documents.to_csv(path, index=False)
     db = workdir / f"{name}.duckdb"
     started = time.perf_counter()
-    feedback_pipeline([str(path)], str(db), source_name=name, adapter=adapter, n_bootstrap=100)
+    feedback_pipeline([str(path)], str(db), IngestParams(source_name=name, adapter=adapter),
+                      rank=RankParams(n_bootstrap=100))
     seconds = time.perf_counter() - started
     with duckdb.connect(str(db), read_only=True) as con:
         themes = document_themes(con).set_index("source_id")["theme_id"]

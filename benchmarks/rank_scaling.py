@@ -37,12 +37,13 @@ def analyse_base(docs: int, data_dir: Path, workdir: Path, encoder_backend: str)
 
     from pipelines.flows.analyze import analyze_feedback
     from pipelines.flows.ingest import ingest_feedback
+    from pipelines.flows.params import ModelParams
 
     source = resample(data_dir, "amazon", docs, workdir / f"amazon-{docs}.csv")
     db = workdir / "base.duckdb"
     with prefect_test_harness(server_startup_timeout=120):
         ingest_feedback([str(source)], str(db))
-        analyze_feedback(str(db), encoder_backend=encoder_backend)
+        analyze_feedback(str(db), ModelParams(encoder_backend=encoder_backend))
     return db
 
 

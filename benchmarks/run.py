@@ -221,12 +221,14 @@ def bench_end_to_end(source: Path, workdir: Path, runtime: dict) -> dict:
     import duckdb
     from prefect.testing.utilities import prefect_test_harness
 
+    from pipelines.flows.params import ClusterParams, ModelParams
     from pipelines.flows.pipeline import feedback_pipeline
 
     with prefect_test_harness(server_startup_timeout=120):
         warm_up_server()
         started = time.perf_counter()
-        result = feedback_pipeline([str(source)], str(workdir / "e2e.duckdb"), **FLOW_PARTITIONS, **runtime)
+        result = feedback_pipeline([str(source)], str(workdir / "e2e.duckdb"), models=ModelParams(**runtime),
+                                   cluster=ClusterParams(**FLOW_PARTITIONS))
         seconds = time.perf_counter() - started
     with duckdb.connect(str(workdir / "e2e.duckdb"), read_only=True) as con:
         timings = {flow: json.loads(t) for flow, t in con.execute("SELECT flow, timings FROM runs").fetchall()}

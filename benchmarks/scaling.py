@@ -46,12 +46,13 @@ def one_size(docs: int, data_dir: Path, workdir: Path, runtime: dict) -> dict:
 
     from pipelines.flows.analyze import analyze_feedback
     from pipelines.flows.ingest import ingest_feedback
+    from pipelines.flows.params import ClusterParams, ModelParams
     from pipelines.flows.rank import rank_needs
 
     source = resample(data_dir, "amazon", docs, workdir / f"amazon-{docs}.csv")
     db = str(workdir / f"scale-{docs}.duckdb")
     flows = {"ingest": lambda: ingest_feedback([str(source)], db),
-             "analyze": lambda: analyze_feedback(db, batch_documents=2000, **runtime),
+             "analyze": lambda: analyze_feedback(db, ModelParams(**runtime), ClusterParams(batch_documents=2000)),
              "rank": lambda: rank_needs(db)}
     out = {"documents": docs, "input_mb": round(source.stat().st_size / 1e6, 1)}
     with prefect_test_harness(server_startup_timeout=120):

@@ -9,7 +9,6 @@ newest multi-task adapter in ``models/artifacts/encoder/`` is merged into the we
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -22,6 +21,8 @@ from models.errors import ConfigError, NotFoundError
 from models.hub import load_pretrained
 from models.integrity import verify_files
 from models.onnx_backend import OnnxRunner, PooledEncoder, cache_dir, exported_model
+from models.options import BACKENDS, PRECISIONS
+from models.settings import settings
 
 log = logging.getLogger(__name__)
 DEFAULT_ENCODER = "packaged:all-MiniLM-L6-v2"
@@ -53,8 +54,6 @@ def default_adapter() -> Path | None:
         return None
 
 
-BACKENDS = ("auto", "torch", "onnx", "onnx-int8", "static")
-PRECISIONS = ("fp32", "fp16", "bf16")
 
 
 class SentenceEncoder:
@@ -91,8 +90,8 @@ class SentenceEncoder:
             raise ConfigError(f"the {backend} backend runs on the CPU only; use backend torch on {self.device}")
         if backend != "torch" and precision != "fp32":
             raise ConfigError(f"precision {precision} applies to the torch backend only")
-        if os.environ.get("UNMET_TORCH_THREADS"):
-            torch.set_num_threads(int(os.environ["UNMET_TORCH_THREADS"]))
+        if settings().torch_threads:
+            torch.set_num_threads(settings().torch_threads)
         elif threads and backend == "torch":  # torch has one thread pool per process; ONNX Runtime one per session
             torch.set_num_threads(threads)
         self.source_, self.base_version_ = resolve_encoder(self.model)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from models.integrity import cached_file
+from models.settings import settings
 
 log = logging.getLogger(__name__)
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -57,7 +58,7 @@ class _WithTokens(torch.nn.Module):
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("UNMET_CACHE_DIR") or Path.home() / ".cache" / "unmet") / "onnx"
+    return settings().cache_dir / "onnx"
 
 
 def _export(pooled: PooledEncoder, tokenizer, path: Path) -> None:

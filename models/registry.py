@@ -1,7 +1,8 @@
 """Versioned registered names for the configurable parts, in the spirit of spaCy's registries.
 
-``get("unmet.needs.v1")`` returns the default need head; a new, incompatible implementation gets a
-new name (``unmet.needs.v2``) instead of silently changing what an old configuration means.
+``get("unmet.needs.v1")`` returns ``Loaded(component, card)`` for every kind: the newest need head and its
+config (name, version, encoder, metrics). A new, incompatible implementation gets a new name
+(``unmet.needs.v2``) instead of silently changing what an old configuration means.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from models import ARTIFACTS_DIR
 from models.errors import ConfigError, NotFoundError
@@ -24,14 +26,17 @@ def register(name: str) -> Callable[[Callable], Callable]:
     return decorate
 
 
-def get(name: str, **kwargs):
+class Loaded(NamedTuple):
+    """A registered component and its card (the config it was saved with, or what describes it)."""
+
+    component: Any
+    card: dict
+
+
+def get(name: str, **kwargs) -> Loaded:
     if name not in _REGISTRY:
         raise ConfigError(f"unknown component {name!r}; registered: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](**kwargs)
-
-
-def names() -> list[str]:
-    return sorted(_REGISTRY)
+    return Loaded(*_REGISTRY[name](**kwargs))
 
 
 def version_key(name: str) -> tuple:
@@ -114,4 +119,4 @@ def hf_sentiment_head(model: str, label_map: dict[str, str] | None = None, devic
 def theme_model(**params):
     from models.themes import ThemeModel
 
-    return ThemeModel(**params)
+    return ThemeModel(**params), {"name": "unmet.themes.v3", "params": params}

@@ -1,7 +1,9 @@
 """Theme model: swappable stages (featurize → reduce → cluster → represent), scikit-learn style.
 
-Built for nightly use: ``fit`` once, then ``partial_fit`` assigns new mentions to existing themes (ids kept)
-and turns coherent groups of misfits into new, *emerging* themes. Mentions that fit no theme go to an
+Built for nightly use: ``learn`` from a content-keyed sample and ``label`` every mention, chunk by chunk as it
+streams from the warehouse; a later run's ``label(..., emerging=True)`` assigns new mentions to the existing
+themes (ids kept) and turns coherent groups of misfits into new, *emerging* themes (``fit`` and
+``partial_fit`` do the same on arrays in memory). Mentions that fit no theme go to an
 outlier bucket (id -1) that is counted and reported. The fitted state is plain arrays and lists
 (``state_`` / ``from_state``), so it is stored in DuckDB without pickle.
 """

@@ -84,8 +84,36 @@ FROM v_unmet_needs ORDER BY rank LIMIT ?
 """
 
 
+def option_group(*add) -> argparse.ArgumentParser:
+    """A parent parser: options that several commands share, defined once."""
+    group = argparse.ArgumentParser(add_help=False)
+    for adding in add:
+        adding(group)
+    return group
+
+
+def add_db_option(parser) -> None:
+    parser.add_argument("--db", type=Path, default=DEFAULT_DB_PATH,
+                        help=f"the warehouse file (default: $UNMET_DB, else {DEFAULT_DB_PATH})")
+
+
+def add_wait_option(parser) -> None:
+    parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                        help="if another run holds the database, wait up to this long for it instead of refusing")
+
+
+def add_model_options(parser) -> None:
+    """The ModelParams group (see pipelines/flows/params.py) as options."""
+    parser.add_argument("--encoder", help="HF model id or path of the sentence encoder (default: packaged MiniLM)")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--sentiment-head", help="head directory, or hf:MODEL for any Hugging Face classifier")
+    parser.add_argument("--sentiment-labels",
+                        help="label map for hf: heads, e.g. LABEL_0=negative,LABEL_2=positive")
+    add_encoder_runtime_options(parser)
+
+
 def add_encoder_runtime_options(parser) -> None:
-    from models.encoder import BACKENDS, PRECISIONS
+    from models.options import BACKENDS, PRECISIONS
 
     parser.add_argument("--encoder-backend", default="auto", choices=BACKENDS,
                         help="auto: ONNX Runtime on CPU, torch on GPU; onnx-int8: faster on CPU, slightly "
@@ -95,9 +123,18 @@ def add_encoder_runtime_options(parser) -> None:
                                                    "encoder), or 'parser' for the spaCy parse rules")
 
 
+def model_params(args):
+    from pipelines.flows.params import ModelParams, checked
+
+    return checked(ModelParams, encoder=args.encoder, device=args.device, sentiment_head=args.sentiment_head,
+                   sentiment_labels=args.sentiment_labels, encoder_backend=args.encoder_backend,
+                   precision=args.precision, aspect_term_head=args.aspect_term_head)
+
+
 def cmd_run(args) -> int:
     from pipelines.flows import feedback_pipeline
     from pipelines.flows.ingest import expand_inputs, rows_balance
+    from pipelines.flows.params import ClusterParams, IngestParams, RankParams, checked
     from pipelines.sources import IngestOptions
     from pipelines.sources.adapters import check_mapped_fields
     from pipelines.sources.normalize import check_mapping
@@ -109,18 +146,16 @@ def cmd_run(args) -> int:
             check_mapping(path, IngestOptions(fmt=args.format, column_map=args.map or {},
                                               segment_map=args.segment or {}))
 
-    result = feedback_pipeline(
-        inputs=args.inputs, db_path=str(args.db), source_kind=args.source_kind, source_name=args.source_name,
-        fmt=args.format, adapter=args.adapter, column_map=args.map or None, date_format=args.date_format,
-        segment_map=args.segment or None,
-        encoder=args.encoder, device=args.device, batch_documents=args.batch_documents,
-        sentiment_head=args.sentiment_head, sentiment_labels=args.sentiment_labels,
-        refit_themes=args.refit_themes, period=args.period, report_path=str(args.report) if args.report else None,
-        batch_rows=args.batch_rows, redact_handles=not args.keep_handles, wait_s=args.wait,
-        encoder_backend=args.encoder_backend, precision=args.precision, dask_address=args.dask,
-        dask_workers=args.dask_workers, part_bytes=args.part_mb << 20, reread=args.reread,
-        gpu_resource=args.dask_gpu_resource, aspect_term_head=args.aspect_term_head,
-    )
+    ingest = checked(IngestParams, source_kind=args.source_kind, source_name=args.source_name, fmt=args.format,
+                     adapter=args.adapter, column_map=args.map or {}, segment_map=args.segment or {},
+                     date_format=args.date_format, batch_rows=args.batch_rows, redact_handles=not args.keep_handles,
+                     part_bytes=args.part_mb << 20, reread=args.reread)
+    cluster = checked(ClusterParams, dask_address=args.dask, dask_workers=args.dask_workers,
+                      gpu_resource=args.dask_gpu_resource, batch_documents=args.batch_documents)
+    rank = checked(RankParams, refit=args.refit_themes, period=args.period)
+    result = feedback_pipeline(args.inputs, str(args.db), ingest=ingest, models=model_params(args), rank=rank,
+                               cluster=cluster, report_path=str(args.report) if args.report else None,
+                               wait_s=args.wait)
     ingest, analysis, rank = result["ingest"], result["analyze"], result["rank"]
     print(rows_balance(ingest))
     if ingest["updated_documents"]:
@@ -185,6 +220,7 @@ unmet themes edits                 list the edits"""
 def cmd_themes(args) -> int:
     """Explicit full refit of the themes (prints how old ids map to new ones), or the team's edits of them."""
     from pipelines.flows import edit_themes, rank_needs
+    from pipelines.flows.params import RankParams, checked
     from pipelines.storage import connect
 
     if args.action == "edits":
@@ -207,7 +243,7 @@ def cmd_themes(args) -> int:
               f"(theme fit {result['theme_fit_id']})")
         return 0
 
-    result = rank_needs(str(args.db), refit=True, seed=args.seed, period=args.period)
+    result = rank_needs(str(args.db), checked(RankParams, refit=True, seed=args.seed, period=args.period))
     print(f"{result.get('kind', 'no')} fit {result['theme_fit_id']}: {result['themes']} themes, "
           f"{result.get('outliers', 0)} outliers")
     con = connect(args.db, read_only=True)
@@ -386,10 +422,11 @@ def cmd_label(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unmet", description="Find the unmet customer needs in feedback.")
     sub = parser.add_subparsers(dest="command", required=True)
+    db, wait, model = option_group(add_db_option), option_group(add_wait_option), option_group(add_model_options)
 
-    run = sub.add_parser("run", help="ingest files, analyse and rank (the feedback_pipeline flow)")
+    run = sub.add_parser("run", help="ingest files, analyse and rank (the feedback_pipeline flow)",
+                         parents=[db, model, wait])
     run.add_argument("inputs", nargs="+", help="files, directories or glob patterns")
-    run.add_argument("--db", type=Path, default=DEFAULT_DB_PATH)
     run.add_argument("--source-kind", choices=["review", "social"], help="default: from the detected adapter")
     run.add_argument("--source-name", help="default: the file name without extensions")
     run.add_argument("--format", choices=["csv", "tsv", "jsonl", "json", "parquet"], help="default: detected")
@@ -400,11 +437,6 @@ def build_parser() -> argparse.ArgumentParser:
                      help="rank needs per value of this column too, e.g. --segment department=\"Department Name\" "
                           "(repeatable; shown in v_feedback.segments and v_unmet_needs_by_segment)")
     run.add_argument("--date-format", help="strptime format of the date column, e.g. %%d:%%m:%%y:%%H:%%M:%%S")
-    run.add_argument("--encoder", help="HF model id or path of the sentence encoder (default: packaged MiniLM)")
-    run.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    add_encoder_runtime_options(run)
-    run.add_argument("--sentiment-head", help="head directory, or hf:MODEL for any Hugging Face classifier")
-    run.add_argument("--sentiment-labels", help="label map for hf: heads, e.g. LABEL_0=negative,LABEL_2=positive")
     run.add_argument("--batch-documents", type=int, default=1000,
                      help="most documents per analysis partition (evened out so that every partition in flight "
                           "stays busy to the end)")
@@ -427,28 +459,24 @@ def build_parser() -> argparse.ArgumentParser:
                      help="read every input part again, even those already ingested with the same options")
     run.add_argument("--keep-handles", action="store_true",
                      help="do not mask @handles (in reviews and social posts; other personal data is always masked)")
-    run.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                     help="if another run holds the database, wait this long for it instead of refusing")
     run.set_defaults(handler=cmd_run)
 
-    report = sub.add_parser("report", help="write the self-contained HTML report of the latest ranking")
-    report.add_argument("--db", type=Path, default=DEFAULT_DB_PATH)
+    report = sub.add_parser("report", help="write the self-contained HTML report of the latest ranking",
+                            parents=[db])
     report.add_argument("--out", type=Path, default=Path("report.html"))
     report.set_defaults(handler=cmd_report)
 
-    export = sub.add_parser("export", help="write the views as Parquet, partitioned by year and month written")
+    export = sub.add_parser("export", help="write the views as Parquet, partitioned by year and month written",
+                            parents=[db, wait])
     export.add_argument("out", type=Path, help="directory; each view goes to OUT/<view>/")
-    export.add_argument("--db", type=Path, default=DEFAULT_DB_PATH)
-    export.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                        help="if a run is writing, wait this long for it instead of refusing")
     export.set_defaults(handler=cmd_export)
 
     themes = sub.add_parser("themes", help="refit the themes from scratch, or rename, merge, hide them",
-                            description=THEME_EDIT_USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
+                            description=THEME_EDIT_USAGE, formatter_class=argparse.RawDescriptionHelpFormatter,
+                            parents=[db])
     themes.add_argument("action", nargs="?", default="refit",
                         choices=["refit", "rename", "merge", "hide", "undo", "edits"])
     themes.add_argument("values", nargs="*", help="theme ids (and the label, for rename); edit ids for undo")
-    themes.add_argument("--db", type=Path, default=DEFAULT_DB_PATH)
     themes.add_argument("--seed", type=int, default=0)
     themes.add_argument("--period", default="auto", choices=["auto", "day", "week", "month"])
     themes.set_defaults(handler=cmd_themes)
@@ -460,18 +488,12 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--json", type=Path, help="also write the figures here")
     validate.set_defaults(handler=cmd_validate)
 
-    query = sub.add_parser("query", help="run read-only SQL against the warehouse")
+    query = sub.add_parser("query", help="run read-only SQL against the warehouse", parents=[db, wait])
     query.add_argument("sql")
-    query.add_argument("--db", type=Path, default=DEFAULT_DB_PATH)
     query.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    query.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                       help="when a run is writing, retry for up to this long instead of failing at once")
     query.set_defaults(handler=cmd_query)
 
-    status = sub.add_parser("status", help="show counts and recent runs")
-    status.add_argument("--db", type=Path, default=DEFAULT_DB_PATH)
-    status.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                        help="when a run is writing, retry for up to this long instead of failing at once")
+    status = sub.add_parser("status", help="show counts and recent runs", parents=[db, wait])
     status.set_defaults(handler=cmd_status)
 
     train = sub.add_parser("train", help="retrain the default heads (and optionally the encoder adapter)")
@@ -498,14 +520,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="static: distil the fast mode's token vectors and fit heads for them")
     train.set_defaults(handler=cmd_train)
 
-    evaluate = sub.add_parser("eval", help="score the models on the public labelled sets (dev rows)")
+    evaluate = sub.add_parser("eval", help="score the models on the public labelled sets (dev rows)",
+                              parents=[model])
     evaluate.add_argument("--data-dir", type=Path, default=DEFAULT_SHARED_DATA)
-    evaluate.add_argument("--encoder", help="HF model id or path of the sentence encoder")
-    evaluate.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    add_encoder_runtime_options(evaluate)
     evaluate.add_argument("--adapter", help="encoder adapter directory (default: newest in models/artifacts)")
-    evaluate.add_argument("--sentiment-head", help="head directory, or hf:MODEL for a Hugging Face classifier")
-    evaluate.add_argument("--sentiment-labels", help="label map for hf: heads, e.g. LABEL_0=negative,LABEL_2=positive")
     evaluate.add_argument("--need-head", help="need head directory (default: newest)")
     evaluate.add_argument("--implicit-aspect-head", help="implicit-aspect head directory (default: newest)")
     evaluate.add_argument("--targets-only", action="store_true", help="only the rows of the target table")
@@ -514,8 +532,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", type=Path, help="also write every figure and confusion matrix here")
     evaluate.set_defaults(handler=cmd_eval)
 
-    label = sub.add_parser("label", help="store a human correction that retraining will learn from")
-    label.add_argument("--db", type=Path, default=DEFAULT_DB_PATH)
+    label = sub.add_parser("label", help="store a human correction that retraining will learn from", parents=[db])
     label.add_argument("--task", required=True, choices=["sentiment", "needs", "implicit_aspect"])
     label.add_argument("--label", required=True)
     target = label.add_mutually_exclusive_group(required=True)

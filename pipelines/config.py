@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DB_PATH = Path(os.environ.get("UNMET_DB", "data/warehouse/unmet.duckdb"))
-DEFAULT_SHARED_DATA = Path(os.environ.get("UNMET_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
-MAX_TEXT_CHARS = int(os.environ.get("UNMET_MAX_TEXT_CHARS", "20000"))
+from models.settings import settings
+
+DEFAULT_DB_PATH = settings().db
+DEFAULT_SHARED_DATA = settings().shared_data
+MAX_TEXT_CHARS = settings().max_text_chars
 CPU_RESOURCE = "CPU"  # the Dask resource CPU workers declare when the encoder stage is routed to GPU workers
 PART_BYTES = 32 << 20  # input files are read in parts of about this size: a few hundred MB normalised
 

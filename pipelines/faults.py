@@ -11,11 +11,13 @@ import os
 import signal
 from collections import Counter
 
+from models.settings import settings
+
 _reached: Counter[str] = Counter()
 
 
 def checkpoint(name: str) -> None:
-    spec = os.environ.get("UNMET_KILL_AT")
+    spec = settings().kill_at
     if not spec:
         return
     target, _, nth = spec.partition(":")

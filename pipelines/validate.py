@@ -68,6 +68,7 @@ def rank_agreement(predicted: list[str], volume: pd.Series, k: int = 5) -> dict:
 
 def validate_airline(data_dir: Path, workdir: Path, n_bootstrap: int = 200) -> dict:
     from pipelines.flows import analyze_feedback, ingest_feedback, rank_needs
+    from pipelines.flows.params import IngestParams, RankParams
 
     tweets = pd.read_csv(data_dir / AIRLINE_FILE, dtype={"tweet_id": str})
     tweets["created"] = pd.to_datetime(tweets["tweet_created"], utc=True)
@@ -79,13 +80,13 @@ def validate_airline(data_dir: Path, workdir: Path, n_bootstrap: int = 200) -> d
     for index, half in enumerate(halves):
         path = workdir / f"airline_half{index + 1}.csv"
         half.to_csv(path, index=False)
-        ingest_feedback([str(path)], str(db), source_name="airline_tweets", adapter="tweet_csv")
+        ingest_feedback([str(path)], str(db), IngestParams(source_name="airline_tweets", adapter="tweet_csv"))
         analyze_feedback(str(db))
-        runs.append(rank_needs(str(db), n_bootstrap=n_bootstrap))
+        runs.append(rank_needs(str(db), RankParams(n_bootstrap=n_bootstrap)))
         with duckdb.connect(str(db), read_only=True) as con:
             survival.append(con.execute("SELECT sentence_id, theme_id FROM theme_assignments WHERE theme_fit_id = ?",
                                         [runs[-1]["theme_fit_id"]]).df())
-    runs.append(rank_needs(str(db), n_bootstrap=n_bootstrap))  # nothing new: the fit is kept
+    runs.append(rank_needs(str(db), RankParams(n_bootstrap=n_bootstrap)))  # nothing new: the fit is kept
     first, second = survival
     kept = first.merge(second, on="sentence_id", suffixes=("_first", "_second"))
     kept = kept[kept["theme_id_first"] >= 0]  # earlier outliers may rightly join a theme later
@@ -129,6 +130,7 @@ def validate_airline(data_dir: Path, workdir: Path, n_bootstrap: int = 200) -> d
 
 def validate_clap(data_dir: Path, workdir: Path, n_bootstrap: int = 200) -> dict:
     from pipelines.flows import feedback_pipeline
+    from pipelines.flows.params import IngestParams, RankParams
 
     reviews = pd.read_csv(data_dir / CLAP_FILE, dtype={"ID": str})
     reviews["created_at"] = pd.to_datetime(reviews["date"], unit="ms", utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -136,7 +138,8 @@ def validate_clap(data_dir: Path, workdir: Path, n_bootstrap: int = 200) -> dict
     reviews[["ID", "App-name", "body", "rating", "created_at"]].rename(
         columns={"ID": "id", "App-name": "app", "body": "text"}).to_csv(path, index=False)
     db = workdir / "clap.duckdb"
-    feedback_pipeline([str(path)], str(db), source_name="clap_rq3", n_bootstrap=n_bootstrap)
+    feedback_pipeline([str(path)], str(db), IngestParams(source_name="clap_rq3"),
+                      rank=RankParams(n_bootstrap=n_bootstrap))
     with duckdb.connect(str(db), read_only=True) as con:
         themes = document_themes(con)
         ranked = con.execute("SELECT theme_id, rank FROM v_unmet_needs").df()

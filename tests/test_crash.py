@@ -16,6 +16,7 @@ import duckdb
 import numpy as np
 import pytest
 
+from pipelines.flows.params import IngestParams
 from tests.conftest import SAMPLE
 
 UNMET = str(Path(sys.executable).with_name("unmet"))
@@ -273,7 +274,7 @@ def test_transient_failures_are_retried_and_permanent_ones_fail_the_run_clearly(
     skipped = ingest_module.ingest_feedback([str(source)], str(db))  # the file was ingested whole: not read again
     assert calls == [] and skipped["files"][0]["parts_skipped"] == 1
     with pytest.raises(ValueError, match="adapter bug"):
-        ingest_module.ingest_feedback([str(source)], str(db), reread=True)
+        ingest_module.ingest_feedback([str(source)], str(db), IngestParams(reread=True))
     assert len(calls) == 1  # permanent: not retried
     with duckdb.connect(str(db), read_only=True) as con:
         status, error = con.execute("SELECT status, error FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()

@@ -12,6 +12,7 @@ import pytest
 
 from pipelines.cli import main
 from pipelines.flows import analyze_feedback, feedback_pipeline, ingest_feedback, rank_needs
+from pipelines.flows.params import RankParams
 from tests.conftest import SAMPLE
 
 SAMPLE_FILES = [str(p) for p in sorted(SAMPLE.iterdir()) if p.suffix in (".csv", ".json", ".jsonl")]
@@ -30,7 +31,7 @@ def counts(db):
 @pytest.fixture(scope="module")
 def sample_db(tmp_path_factory, prefect_harness):
     db = tmp_path_factory.mktemp("warehouse") / "unmet.duckdb"
-    first = feedback_pipeline(SAMPLE_FILES, str(db), n_bootstrap=100)
+    first = feedback_pipeline(SAMPLE_FILES, str(db), rank=RankParams(n_bootstrap=100))
     return db, first
 
 
@@ -42,7 +43,8 @@ def test_pipeline_accounts_for_every_row(sample_db):
         if path.suffix == ".csv":
             rows = len(list(csv.reader(path.open(newline="", encoding="utf-8")))) - 1
         else:
-            rows = len(json.loads(path.read_text())) if path.suffix == ".json" else len(path.read_text().splitlines())
+            rows = (len(json.loads(path.read_text())["data"]) if path.suffix == ".json"  # an X API v2 envelope
+                    else len(path.read_text().splitlines()))
         assert file["rows_read"] == rows == file["stored"] + file["quarantined"], file
     assert ingest["quarantined"] >= 6  # the sample's deliberate bad rows
     table = counts(db)
@@ -71,7 +73,7 @@ def test_views_are_filled(sample_db):
 def test_second_run_adds_nothing_and_does_no_model_work(sample_db):
     db, first = sample_db
     before = counts(db)
-    again = feedback_pipeline(SAMPLE_FILES, str(db), n_bootstrap=100)
+    again = feedback_pipeline(SAMPLE_FILES, str(db), rank=RankParams(n_bootstrap=100))
     assert again["ingest"]["new_documents"] == 0 and again["ingest"]["new_quarantined"] == 0
     assert again["analyze"]["documents"] == 0
     assert again["rank"]["theme_fit_id"] == first["rank"]["theme_fit_id"]
@@ -92,7 +94,7 @@ def test_subflows_end_without_waiting_for_a_heartbeat_thread(sample_db, monkeypa
 
     monkeypatch.setattr(flow_engine, "_send_heartbeats", recorded)
     db, _ = sample_db
-    feedback_pipeline(SAMPLE_FILES, str(db), n_bootstrap=100)  # as the run before: nothing new to write
+    feedback_pipeline(SAMPLE_FILES, str(db), rank=RankParams(n_bootstrap=100))  # as the run before: nothing new
     assert heartbeats.pop("feedback_pipeline") is not None
     assert heartbeats == {"ingest_feedback": None, "analyze_feedback": None, "rank_needs": None}
 
@@ -121,7 +123,7 @@ def test_ranking_does_not_walk_the_previous_fit_state(sample_db, tmp_path, monke
     visit_collection = collections.visit_collection
     monkeypatch.setattr(collections, "visit_collection",
                         lambda expr, *args, **kwargs: visited.append(1) or visit_collection(expr, *args, **kwargs))
-    result = rank_needs(str(db), refit=True, n_bootstrap=20)
+    result = rank_needs(str(db), RankParams(refit=True, n_bootstrap=20))
     assert result["kind"] == "refit" and numbers > 1000
     assert 0 < len(visited) < numbers / 4
 
@@ -132,7 +134,7 @@ def test_incremental_file_is_analysed_alone(sample_db, tmp_path):
     new.write_text("id,text\nn1,The lamp flickers whenever the fridge turns on.\n", encoding="utf-8")
     assert ingest_feedback([str(new)], str(db))["new_documents"] == 1
     assert analyze_feedback(str(db))["documents"] == 1
-    assert rank_needs(str(db), n_bootstrap=50)["mentions"] > 0
+    assert rank_needs(str(db), RankParams(n_bootstrap=50))["mentions"] > 0
 
 
 def test_cli_query_is_read_only_and_refuses_files(sample_db, capsys):
@@ -193,6 +195,9 @@ def test_cli_errors_are_clear(tmp_path, capsys):
     assert "no database" in capsys.readouterr().err
     assert main(["run", str(tmp_path / "missing.csv"), "--db", str(tmp_path / "x.duckdb")]) == 2
     assert "no such file" in capsys.readouterr().err
+    assert main(["run", str(SAMPLE), "--db", str(tmp_path / "x.duckdb"), "--batch-rows", "0"]) == 2
+    assert "IngestParams.batch_rows: Input should be greater than 0" in capsys.readouterr().err
+    assert not (tmp_path / "x.duckdb").exists()  # refused before any work
 
 
 def test_only_unmet_errors_are_one_line_user_errors(tmp_path, monkeypatch, capsys):
@@ -235,6 +240,24 @@ def test_prefect_yaml_deployments_validate(tmp_path):
     assert done.stdout.count("successfully created") == 3
 
 
+def test_prefect_yaml_parameters_are_the_flows_groups():
+    import yaml
+    from prefect.exceptions import ParameterTypeError
+
+    from pipelines.flows import ClusterParams, ModelParams
+
+    spec = yaml.safe_load((SAMPLE.parent.parent / "prefect.yaml").read_text())
+    for deployment in spec["deployments"]:  # as Prefect validates a run's parameters before it starts
+        validated = feedback_pipeline.validate_parameters(deployment["parameters"])
+        assert isinstance(validated["models"], ModelParams) and isinstance(validated["cluster"], ClusterParams)
+    nightly_dask = feedback_pipeline.validate_parameters(spec["deployments"][2]["parameters"])
+    assert nightly_dask["cluster"].dask_workers == 8 and nightly_dask["cluster"].batch_documents == 2000
+    for wrong in ({"models": {"encoder_bakend": "onnx"}}, {"cluster": {"batch_documents": 0}},
+                  {"rank": {"period": "fortnight"}}):  # a typo, a bound, a choice: refused before the run
+        with pytest.raises(ParameterTypeError):
+            feedback_pipeline.validate_parameters({"inputs": ["data/sample"], **wrong})
+
+
 def test_a_directory_yields_its_feedback_files_only(caplog):
     from pipelines.flows.ingest import expand_inputs
 
@@ -256,13 +279,13 @@ def theme_of_mentions(db, fit_id):
 
 def test_incremental_runs_keep_theme_ids_and_a_refit_maps_them(tmp_path, prefect_harness):
     db = str(tmp_path / "unmet.duckdb")
-    first = feedback_pipeline([SAMPLE_FILES[0]], db, n_bootstrap=50)["rank"]
-    second = feedback_pipeline(SAMPLE_FILES[1:], db, n_bootstrap=50)["rank"]
+    first = feedback_pipeline([SAMPLE_FILES[0]], db, rank=RankParams(n_bootstrap=50))["rank"]
+    second = feedback_pipeline(SAMPLE_FILES[1:], db, rank=RankParams(n_bootstrap=50))["rank"]
     assert (first["kind"], second["kind"]) == ("initial", "incremental")
     before, after = theme_of_mentions(db, first["theme_fit_id"]), theme_of_mentions(db, second["theme_fit_id"])
     assert len(after) > len(before)
     assert all(after[key] == theme for key, theme in before.items() if theme >= 0)  # ids survive
-    third = rank_needs(db, n_bootstrap=50)
+    third = rank_needs(db, RankParams(n_bootstrap=50))
     assert third["theme_fit_id"] == second["theme_fit_id"]  # nothing new: fit kept
 
     assert main(["themes", "--db", db]) == 0
@@ -371,7 +394,7 @@ def test_the_pipeline_loads_its_models_while_ingest_reads_and_analysis_uses_thos
 
     monkeypatch.setattr(analyze, "_idle", {})  # no analyzer left over from other tests
     monkeypatch.setattr(analyze, "Analyzer", CountedAnalyzer)
-    result = feedback_pipeline([SAMPLE_FILES[0]], str(tmp_path / "unmet.duckdb"), n_bootstrap=20)
+    result = feedback_pipeline([SAMPLE_FILES[0]], str(tmp_path / "unmet.duckdb"), rank=RankParams(n_bootstrap=20))
     assert result["analyze"]["documents"] > 0
     assert built == ["unmet-preload-models"] * 2  # two partitions in flight, both analyzers loaded beside ingest
 
@@ -382,10 +405,10 @@ def test_period_on_undated_data_is_a_warning_and_changes_nothing(tmp_path, prefe
     path = tmp_path / "undated.csv"
     path.write_text("text\n" + "".join(f"{t} ({i})\n" for i, t in enumerate(rows)), encoding="utf-8")
     db = str(tmp_path / "undated.duckdb")
-    first = feedback_pipeline([str(path)], db, n_bootstrap=20)
+    first = feedback_pipeline([str(path)], db, rank=RankParams(n_bootstrap=20))
     assert first["rank"]["mentions"] > 0
     with caplog.at_level("WARNING", logger="unmet"):
-        again = rank_needs(db, n_bootstrap=20, period="month")
+        again = rank_needs(db, RankParams(n_bootstrap=20, period="month"))
     assert again["kind"] == "reused" and again["theme_fit_id"] == first["rank"]["theme_fit_id"]
     assert "has no dates" in caplog.text
     with duckdb.connect(db, read_only=True) as con:
@@ -412,7 +435,7 @@ def ranked(db, columns="theme_id, theme_label, mentions"):
 
 def test_the_teams_renames_merges_and_hides_last_through_runs_and_refits(tmp_path, prefect_harness, capsys):
     db = str(tmp_path / "unmet.duckdb")
-    feedback_pipeline([SAMPLE_FILES[0]], db, n_bootstrap=30)
+    feedback_pipeline([SAMPLE_FILES[0]], db, rank=RankParams(n_bootstrap=30))
     (named, _, _), (merged, _, merged_n), (into, _, into_n), (hidden, _, _) = ranked(db)[:4]
     assert main(["themes", "rename", str(named), "Checkout keeps failing", "--db", db]) == 0
     assert main(["themes", "merge", str(merged), str(into), "--db", db]) == 0
@@ -428,7 +451,7 @@ def test_the_teams_renames_merges_and_hides_last_through_runs_and_refits(tmp_pat
                        [hidden]).fetchone()[0]
     con.close()
 
-    feedback_pipeline(SAMPLE_FILES[1:], db, n_bootstrap=30)  # incremental: the rules hold
+    feedback_pipeline(SAMPLE_FILES[1:], db, rank=RankParams(n_bootstrap=30))  # incremental: the rules hold
     assert "Checkout keeps failing" in [label for _, label, _ in ranked(db)]
     assert main(["themes", "--db", db]) == 0  # refit: the rules follow the themes to their new ids
     after = ranked(db, "theme_id, theme_label, is_renamed")
@@ -459,6 +482,6 @@ def test_the_same_texts_under_another_file_name_and_ids_give_the_same_themes(tmp
     results = []
     for path in (first, second):
         db = str(tmp_path / f"{path.stem}.duckdb")
-        feedback_pipeline([str(path)], db, n_bootstrap=30)
+        feedback_pipeline([str(path)], db, rank=RankParams(n_bootstrap=30))
         results.append(sorted(ranked(db, "theme_label, mentions, round(opportunity_score, 6)")))
     assert results[0] == results[1] and len(results[0]) >= 3

@@ -69,6 +69,8 @@ def test_default_artifacts_are_registered_small_and_carded():
         directory = registry.artifact_dir("sentiment" if "sentiment" in name else "needs")
         assert (directory / "MODEL_CARD.md").read_text().count("|") > 10
         assert sum(p.stat().st_size for p in directory.iterdir()) < 1_000_000
+    themes = registry.get("unmet.themes.v3", random_state=0)  # every kind comes as (component, card)
+    assert isinstance(themes, registry.Loaded) and themes.card["name"] == "unmet.themes.v3"
     with pytest.raises(ConfigError, match="unknown component"):
         registry.get("unmet.nothing.v9")
 
@@ -103,3 +105,14 @@ def test_notebook_versions_never_outrank_releases():
 
     names = ["1.9.0", "nb-20261123-013000", "1.10.0", "1.1.0"]
     assert sorted(names, key=version_key) == ["nb-20261123-013000", "1.1.0", "1.9.0", "1.10.0"]
+
+
+def test_settings_read_the_unmet_variables_when_called_and_name_a_bad_one(monkeypatch):
+    from models.settings import settings
+
+    monkeypatch.setenv("UNMET_MAX_TEXT_CHARS", "500")
+    monkeypatch.setenv("UNMET_DASK_GPU_RESOURCE", "GPU")
+    assert (settings().max_text_chars, settings().dask_gpu_resource) == (500, "GPU")
+    monkeypatch.setenv("UNMET_MAX_TEXT_CHARS", "lots")
+    with pytest.raises(ConfigError, match="UNMET_MAX_TEXT_CHARS: Input should be a valid integer"):
+        settings()

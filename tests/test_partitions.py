@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines.flows.params import IngestParams
 from pipelines.sources import IngestOptions
 from pipelines.sources.formats import iter_rows
 from pipelines.sources.normalize import normalize_batches
@@ -155,7 +156,7 @@ def test_a_failed_part_is_the_only_one_read_again(tmp_path, monkeypatch, prefect
     monkeypatch.setattr(ingest_module, "normalize_batches", failing_third)
     db = salted(tmp_path / "parts.duckdb")
     with pytest.raises(ValueError, match="worker lost its disk"):
-        ingest_module.ingest_feedback([str(path)], str(db), part_bytes=700)
+        ingest_module.ingest_feedback([str(path)], str(db), IngestParams(part_bytes=700))
     assert reads == [0, 1, 2]  # parts are written in order; the run stops at the failed one
 
     reads.clear()
@@ -165,7 +166,7 @@ def test_a_failed_part_is_the_only_one_read_again(tmp_path, monkeypatch, prefect
         yield from real(path, options, part)
 
     monkeypatch.setattr(ingest_module, "normalize_batches", recorded)
-    again = ingest_module.ingest_feedback([str(path)], str(db), part_bytes=700)
+    again = ingest_module.ingest_feedback([str(path)], str(db), IngestParams(part_bytes=700))
     count = again["files"][0]["parts"]
     assert again["files"][0]["parts_skipped"] == 2 and reads == list(range(2, count))
     documents, quarantine, parts = warehouse_rows(db)
@@ -174,7 +175,7 @@ def test_a_failed_part_is_the_only_one_read_again(tmp_path, monkeypatch, prefect
     assert len(parts) == count
     assert sum(rows for *_, rows in parts) == reference["rows_read"]
 
-    unchanged = ingest_module.ingest_feedback([str(path)], str(db), part_bytes=700)
+    unchanged = ingest_module.ingest_feedback([str(path)], str(db), IngestParams(part_bytes=700))
     assert unchanged["files"][0]["parts_skipped"] == count and unchanged["rows_read"] == 0
 
 
@@ -196,7 +197,7 @@ def test_a_written_part_is_freed_without_waiting_for_the_garbage_collector(tmp_p
     gc.disable()
     try:
         result = ingest_module.ingest_feedback([str(tricky_csv(tmp_path))], str(tmp_path / "parts.duckdb"),
-                                               part_bytes=700)
+                                               IngestParams(part_bytes=700))
         alive = sum(ref() is not None for ref in futures)
     finally:
         gc.enable()

@@ -11,6 +11,7 @@ import pytest
 from pipelines.flows import ingest_feedback
 from pipelines.flows.analyze import PENDING_COUNT_SQL, analyze_with, partition_size, pending_chunks
 from pipelines.flows.ingest import ingest_with
+from pipelines.flows.params import ClusterParams, IngestParams
 from tests.conftest import SAMPLE
 
 SENTENCE_COLUMNS = ("sentence_id, feedback_id, analysis_version, sentence_index, text, char_start, char_end, "
@@ -73,9 +74,10 @@ def test_dask_cluster_gives_the_same_rows_as_one_process(ingested, tmp_path):
     single, clustered = tmp_path / "single.duckdb", tmp_path / "dask.duckdb"
     shutil.copy(ingested, single)
     shutil.copy(ingested, clustered)
-    one = analyze_with()(str(single), batch_documents=60)
+    one = analyze_with()(str(single), cluster=ClusterParams(batch_documents=60, partitions_in_flight=1))
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        many = analyze_with(cluster.scheduler_address)(str(clustered), batch_documents=60, partitions_in_flight=4)
+        four_in_flight = ClusterParams(batch_documents=60, partitions_in_flight=4)
+        many = analyze_with(cluster.scheduler_address)(str(clustered), cluster=four_in_flight)
         workers_used = len(cluster.scheduler_info["workers"])
     assert workers_used == 2
     assert many["documents"] == one["documents"] > 100 and many["sentences"] == one["sentences"]
@@ -87,8 +89,8 @@ def test_partitions_in_threads_of_one_process_give_the_same_rows(ingested, tmp_p
     single, threaded = tmp_path / "single.duckdb", tmp_path / "threads.duckdb"
     shutil.copy(ingested, single)
     shutil.copy(ingested, threaded)
-    one = analyze_with()(str(single), batch_documents=40)
-    many = analyze_with()(str(threaded), batch_documents=40, partitions_in_flight=3)
+    one = analyze_with()(str(single), cluster=ClusterParams(batch_documents=40, partitions_in_flight=1))
+    many = analyze_with()(str(threaded), cluster=ClusterParams(batch_documents=40, partitions_in_flight=3))
     assert many["documents"] == one["documents"] > 100 and many["analysis_version"] == one["analysis_version"]
     assert_same_warehouse(single, threaded)
     with duckdb.connect(str(threaded), read_only=True) as con:
@@ -151,8 +153,9 @@ def test_a_second_clustered_run_does_no_model_work(ingested, tmp_path):
     db = tmp_path / "again.duckdb"
     shutil.copy(ingested, db)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        first = analyze_with(cluster.scheduler_address)(str(db), batch_documents=80, partitions_in_flight=4)
-        again = analyze_with(cluster.scheduler_address)(str(db), batch_documents=80, partitions_in_flight=4)
+        four_in_flight = ClusterParams(batch_documents=80, partitions_in_flight=4)
+        first = analyze_with(cluster.scheduler_address)(str(db), cluster=four_in_flight)
+        again = analyze_with(cluster.scheduler_address)(str(db), cluster=four_in_flight)
     assert first["documents"] > 100 and again["documents"] == 0
 
 
@@ -173,7 +176,8 @@ def test_input_parts_read_on_dask_give_the_rows_one_process_reads(tmp_path, pref
             result = ingest_feedback(inputs, str(db))
         else:
             with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-                result = ingest_with(cluster.scheduler_address)(inputs, str(db), part_bytes=4096, parts_in_flight=4)
+                result = ingest_with(cluster.scheduler_address)(inputs, str(db), IngestParams(part_bytes=4096),
+                                                                parts_in_flight=4)
         con = duckdb.connect(str(db), read_only=True)
         rows[name] = [con.execute("SELECT * EXCLUDE (ingest_run_id, ingested_at) FROM documents ORDER BY 1"
                                   ).fetchall(),
@@ -202,16 +206,17 @@ def test_the_encoder_stage_goes_to_gpu_workers_and_the_rest_to_cpu_workers(inges
     single, routed = tmp_path / "single.duckdb", tmp_path / "routed.duckdb"
     shutil.copy(ingested, single)
     shutil.copy(ingested, routed)
-    analyze_with()(str(single), batch_documents=70)
+    analyze_with()(str(single), cluster=ClusterParams(batch_documents=70, partitions_in_flight=1))
     workers = {name: {"cls": Nanny, "options": {"nthreads": 1, "resources": {name.upper(): 1}}}
                for name in ("gpu", "cpu")}
     with SpecCluster(workers=workers, scheduler={"cls": Scheduler, "options": {"dashboard_address": None}}) as cluster:
         flow = analyze_with(cluster.scheduler_address)
         with pytest.raises(ValueError, match="no Dask worker declares the resource 'TPU'"):
-            flow(str(routed), batch_documents=70, gpu_resource="TPU")
-        result = flow(str(routed), batch_documents=70, partitions_in_flight=4, gpu_resource="GPU")
+            flow(str(routed), cluster=ClusterParams(batch_documents=70, gpu_resource="TPU", partitions_in_flight=1))
+        result = flow(str(routed),
+                      cluster=ClusterParams(batch_documents=70, partitions_in_flight=4, gpu_resource="GPU"))
         ingest_with(cluster.scheduler_address)([str(SAMPLE / "app_store_reviews.csv")], str(tmp_path / "in.duckdb"),
-                                               part_bytes=4096, parts_in_flight=4, cpu_resource="CPU")
+                                               IngestParams(part_bytes=4096), parts_in_flight=4, cpu_resource="CPU")
         with Client(cluster) as client:
             by_resource = {info["resources"].popitem()[0]: executed_by_worker(client)[address]
                            for address, info in client.scheduler_info()["workers"].items()}
@@ -225,4 +230,4 @@ def test_routing_needs_a_dask_runner(ingested, tmp_path):
     db = tmp_path / "plain.duckdb"
     shutil.copy(ingested, db)
     with pytest.raises(ValueError, match="needs a Dask task runner"):
-        analyze_with()(str(db), gpu_resource="GPU")
+        analyze_with()(str(db), cluster=ClusterParams(gpu_resource="GPU", partitions_in_flight=1))

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.text import clean_text
+from pipelines.flows.params import IngestParams
 from pipelines.sources import IngestOptions, SourceError, detect_format, normalize_file
 from pipelines.sources.normalize import parse_timestamp
 
@@ -342,13 +343,13 @@ def test_a_rerun_with_a_new_mapping_updates_what_it_maps_and_says_so(tmp_path, p
     path.write_text(RETAIL, encoding="utf-8")
     db = str(tmp_path / "w.duckdb")
     first = ingest_feedback([str(path)], db)
-    again = ingest_feedback([str(path)], db, column_map={"product": "Department Name"})
+    again = ingest_feedback([str(path)], db, IngestParams(column_map={"product": "Department Name"}))
     assert first["new_documents"] > 0 and again["new_documents"] == 0
     assert again["updated_documents"] == first["new_documents"]  # every row now has its department
     with duckdb.connect(db, read_only=True) as con:
         products = dict(con.execute("SELECT product, count(*) FROM documents GROUP BY ALL").fetchall())
     assert products == {"Tops": 1, "Dresses": 1}
-    same = ingest_feedback([str(path)], db, column_map={"product": "Department Name"})
+    same = ingest_feedback([str(path)], db, IngestParams(column_map={"product": "Department Name"}))
     assert same["updated_documents"] == 0 and same["files"][0]["parts_skipped"] == 1
     capsys.readouterr()
     assert main(["run", str(path), "--db", db, "--map", "product=Class Name"]) == 0

@@ -28,6 +28,7 @@ from models.analyzer import AnalysisBatch, Analyzer, Decisions, Segmented, assem
 from models.segment import Segmenter
 from pipelines.config import CPU_RESOURCE, DEFAULT_DB_PATH
 from pipelines.faults import checkpoint
+from pipelines.flows.params import ClusterParams, ModelParams
 from pipelines.flows.runners import dask_resources, on_runner, require_resources, take_result
 from pipelines.storage import insert_new
 from pipelines.storage.runs import recorded_run
@@ -48,6 +49,10 @@ class ModelSettings:
     precision: str = "fp32"
     threads: int | None = None
     aspect_term_head: str | None = None
+
+    @classmethod
+    def of(cls, models: ModelParams, threads: int | None = None) -> ModelSettings:
+        return cls(**models.model_dump(), threads=threads)
 
 
 _idle: dict[object, list] = {}
@@ -233,39 +238,32 @@ WHERE NOT EXISTS (SELECT 1 FROM document_analysis a WHERE a.feedback_id = d.feed
 
 
 @flow(name="analyze_feedback", log_prints=True)
-def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = None, spacy_model: str | None = None,
-                     device: str | None = None, batch_documents: int = 1000, sentiment_head: str | None = None,
-                     sentiment_labels: str | None = None, wait_s: float = 60.0, encoder_backend: str = "auto",
-                     precision: str = "fp32", partitions_in_flight: int = 1,
-                     gpu_resource: str | None = None, aspect_term_head: str | None = None) -> dict:
+def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), models: ModelParams = ModelParams(),
+                     cluster: ClusterParams = ClusterParams(), wait_s: float = 60.0) -> dict:
     """Segment, encode once, run every head; each partition is written in one transaction.
 
-    ``partitions_in_flight`` partitions are submitted before the oldest is awaited and written: about twice
+    ``cluster.in_flight()`` partitions are submitted before the oldest is awaited and written: about twice
     the number of workers on a Dask task runner; in one process, that many threads share the cores (each
     with its own models, see ``encoder_threads``). Partitions are written in the order they were read, so
     the warehouse is the same however many workers or threads ran them.
 
-    ``sentiment_head`` may be a head directory or ``hf:<model id or path>`` (see models/hf_head.py).
-    ``encoder_backend`` and ``precision`` choose how the encoder runs (see models/encoder.py).
-    ``aspect_term_head``: an aspect-term tagger directory, or ``"parser"`` for the parse rules (models/README.md).
-    ``gpu_resource`` (e.g. ``"GPU"``, with a Dask runner) routes each partition's encoder stage to workers that
+    ``models.sentiment_head`` may be a head directory or ``hf:<model id or path>`` (see models/hf_head.py).
+    ``models.encoder_backend`` and ``models.precision`` choose how the encoder runs (see models/encoder.py).
+    ``models.aspect_term_head``: an aspect-term tagger directory, or ``"parser"`` for the parse rules.
+    ``cluster.gpu_resource`` (e.g. ``"GPU"``, with a Dask runner) routes each partition's encoder stage to workers that
     declare that resource and its splitting and parsing to workers that declare ``CPU``.
     """
-    parameters = {"encoder": encoder, "spacy_model": spacy_model, "device": device,
-                  "batch_documents": batch_documents, "sentiment_head": sentiment_head,
-                  "encoder_backend": encoder_backend, "precision": precision,
-                  "partitions_in_flight": partitions_in_flight, "gpu_resource": gpu_resource,
-                  "aspect_term_head": aspect_term_head}
+    partitions_in_flight, gpu_resource, batch_documents = (cluster.in_flight(), cluster.gpu_resource,
+                                                           cluster.batch_documents)
+    parameters = {"models": models.model_dump(), "cluster": cluster.model_dump()}
     with recorded_run(db_path, "analyze_feedback", parameters, wait_s) as run:
         con = run.con
         if gpu_resource:
             require_resources([gpu_resource, CPU_RESOURCE])
-        models = ModelSettings(encoder, spacy_model, device, sentiment_head, sentiment_labels, encoder_backend,
-                               precision, threads=encoder_threads(partitions_in_flight),
-                               aspect_term_head=aspect_term_head)
+        settings = ModelSettings.of(models, threads=encoder_threads(partitions_in_flight))
         started = time.perf_counter()
         with dask_resources(gpu_resource):  # loaded where partitions (or their encoder stage) run
-            version, versions = model_versions.submit(models).result()
+            version, versions = model_versions.submit(settings).result()
         load_s = time.perf_counter() - started
         total, characters = con.execute(PENDING_COUNT_SQL, [version]).fetchone()
         documents, sentences, needs, partitions = 0, 0, 0, 0
@@ -286,7 +284,7 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), encoder: str | None = 
                      100 * documents // max(total, 1), sentences)
 
         for chunk in pending_chunks(con, version, batch_documents, planned, total, characters):
-            pending.append(submit_partition(models, chunk, gpu_resource))
+            pending.append(submit_partition(settings, chunk, gpu_resource))
             partitions += 1
             if len(pending) >= max(partitions_in_flight, 1):
                 write_oldest()

@@ -1,5 +1,5 @@
 """ingest_feedback: files → normalized, redacted documents + quarantine. Files are read in parts by tasks
-(Dask workers when the flow runs on Dask); only the flow process writes, one transaction per batch."""
+(Dask workers when the flow runs on Dask); only the flow's process writes, one transaction per batch."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import pyarrow as pa
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
-from pipelines.config import DEFAULT_DB_PATH, PART_BYTES
+from pipelines.config import DEFAULT_DB_PATH
 from pipelines.faults import checkpoint
+from pipelines.flows.params import IngestParams
 from pipelines.flows.retry import retry_if_transient
 from pipelines.flows.runners import dask_resources, on_runner, require_resources, take_result
 from pipelines.sources import IngestOptions, InputPart, NormalizedFile, SourceError
@@ -143,42 +144,36 @@ def ingest_with(dask_address: str | None = None, dask_workers: int = 2):
 
 
 @flow(name="ingest_feedback", log_prints=True)
-def ingest_feedback(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), source_kind: str | None = None,
-                    source_name: str | None = None, fmt: str | None = None, adapter: str | None = None,
-                    column_map: dict[str, str] | None = None, date_format: str | None = None,
-                    encoding: str = "utf-8", batch_rows: int = 5000, redact_handles: bool = True,
-                    wait_s: float = 60.0, part_bytes: int = PART_BYTES, parts_in_flight: int = 1,
-                    reread: bool = False, cpu_resource: str | None = None,
-                    segment_map: dict[str, str] | None = None) -> dict:
+def ingest_feedback(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), ingest: IngestParams = IngestParams(),
+                    parts_in_flight: int = 1, cpu_resource: str | None = None, wait_s: float = 60.0) -> dict:
     """Ingest files; returns counts per file where rows_read + file_errors = stored + quarantined, rows_read
     counted as the rows were read.
 
-    Each file is read in parts of about ``part_bytes`` (see pipelines/sources/partitions.py); a part already
-    ingested with the same options is skipped (``parts_skipped``) unless ``reread``. ``segment_map`` (segment name
-    → column) stores those columns' values as the document's segments. ``parts_in_flight``
+    Each file is read in parts of about ``ingest.part_bytes`` (see pipelines/sources/partitions.py); a part
+    already ingested with the same options is skipped (``parts_skipped``) unless ``ingest.reread``.
+    ``ingest.segment_map`` (segment name → column) stores those columns' values as the document's segments.
+    ``parts_in_flight``
     parts are read at once (about twice the workers on a Dask task runner); they are written in file order.
     ``cpu_resource`` keeps the reading on Dask workers that declare that resource (not on GPU workers).
 
     Personal data is redacted before storage (e-mails, phones, cards, IBANs, addresses, and @handles unless
-    ``redact_handles`` is off). A ``column_map`` naming an unknown field, or a column a file lacks, stops the run
+    ``ingest.redact_handles`` is off). A ``column_map`` naming an unknown field, or a column a file lacks, stops the run
     with an error that names the file, the field and the columns it has.
     """
-    check_mapped_fields(column_map or {})
+    check_mapped_fields(ingest.column_map)
     paths = expand_inputs(inputs)
     for path in paths:  # before any run record or part is written
-        check_mapping(path, IngestOptions(fmt=fmt, column_map=column_map or {}, segment_map=segment_map or {},
-                                          encoding=encoding))
-    parameters = {"inputs": [str(p) for p in paths], "source_kind": source_kind, "fmt": fmt, "adapter": adapter,
-                  "column_map": column_map, "segment_map": segment_map, "batch_rows": batch_rows,
-                  "redact_handles": redact_handles,
-                  "part_bytes": part_bytes, "parts_in_flight": parts_in_flight, "reread": reread,
-                  "cpu_resource": cpu_resource}
+        check_mapping(path, IngestOptions(fmt=ingest.fmt, column_map=ingest.column_map,
+                                          segment_map=ingest.segment_map, encoding=ingest.encoding))
+    parameters = {"inputs": [str(p) for p in paths], "ingest": ingest.model_dump(),
+                  "parts_in_flight": parts_in_flight, "cpu_resource": cpu_resource}
+    part_bytes, reread = ingest.part_bytes, ingest.reread
     with recorded_run(db_path, "ingest_feedback", parameters, wait_s) as run:
-        options = IngestOptions(source_kind=source_kind, source_name=source_name, fmt=fmt, adapter=adapter,
-                                column_map=column_map or {}, segment_map=segment_map or {}, encoding=encoding,
-                                date_format=date_format,
-                                author_salt=author_salt(run.con), batch_rows=batch_rows,
-                                redaction=RedactionPolicy(handles=redact_handles))
+        options = IngestOptions(source_kind=ingest.source_kind, source_name=ingest.source_name, fmt=ingest.fmt,
+                                adapter=ingest.adapter, column_map=dict(ingest.column_map),
+                                segment_map=dict(ingest.segment_map), encoding=ingest.encoding,
+                                date_format=ingest.date_format, author_salt=author_salt(run.con),
+                                batch_rows=ingest.batch_rows, redaction=RedactionPolicy(handles=ingest.redact_handles))
         if cpu_resource:
             require_resources([cpu_resource])
         started = time.perf_counter()

@@ -22,6 +22,7 @@ from models import registry
 from models.labels import OUTLIER
 from models.themes import ThemeModel
 from pipelines.config import DEFAULT_DB_PATH
+from pipelines.flows.params import RankParams
 from pipelines.ranking import rank_themes
 from pipelines.ranking.segments import rank_by_segment
 from pipelines.ranking.theme_ids import match_refit
@@ -53,7 +54,7 @@ def fit_themes(mentions: MentionReader, ids: pa.Array, encoder: str, previous: P
         model = ThemeModel.from_state(previous.state, **params).label(mentions.chunks(), emerging=True)
         return ThemeFit("incremental", model, pd.DataFrame())
     first_id = previous.next_theme_id if previous else 0
-    model = registry.get(THEME_MODEL, **params)
+    model = registry.get(THEME_MODEL, **params).component
     model.learn(mentions.sample(ids.take(model.fit_sample(mentions.content_keys(seed)))), first_id=first_id)
     model.label(replace(chunk, known=None) for chunk in mentions.chunks())
     if not previous:
@@ -91,15 +92,15 @@ def mentions_digest(sentence_ids: pa.Array, parameters: dict) -> str:
 
 
 @flow(name="rank_needs", log_prints=True)
-def rank_needs(db_path: str = str(DEFAULT_DB_PATH), n_bootstrap: int = 300, seed: int = 0, refit: bool = False,
-               period: str = "auto", min_segment_mentions: int = 30, wait_s: float = 60.0) -> dict:
+def rank_needs(db_path: str = str(DEFAULT_DB_PATH), rank: RankParams = RankParams(), wait_s: float = 60.0) -> dict:
     """Assign new mentions to existing themes (ids kept; misfits may form emerging themes), then rank.
 
-    ``refit=True`` clusters everything afresh and records how old ids map to new ones. An unchanged set
+    ``rank.refit`` clusters everything afresh and records how old ids map to new ones. An unchanged set
     of mentions reuses its fit.
     """
-    parameters = {"n_bootstrap": n_bootstrap, "seed": seed, "refit": refit, "period": period,
-                  "min_segment_mentions": min_segment_mentions}
+    parameters = rank.model_dump()
+    n_bootstrap, seed, refit, period = rank.n_bootstrap, rank.seed, rank.refit, rank.period
+    min_segment_mentions = rank.min_segment_mentions
     with recorded_run(db_path, "rank_needs", parameters, wait_s) as run:
         con, run_id = run.con, run.run_id
         started = time.perf_counter()

@@ -11,7 +11,6 @@ import gzip
 import io
 import itertools
 import json
-import os
 import re
 import zlib
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from models.errors import UnmetError
+from models.settings import settings
 from pipelines.sources.types import InputPart, csv_delimiter
 
 FORMATS = ("csv", "tsv", "jsonl", "json", "parquet")
@@ -29,8 +29,8 @@ _SPACE = re.compile(r"\s*")
 SNIFF_BYTES = 64 * 1024
 _RAW_PREVIEW_CHARS = 100_000
 _JSON_CHUNK_CHARS = 1 << 20
-MAX_ROW_CHARS = int(os.environ.get("UNMET_MAX_ROW_CHARS", str(16 << 20)))          # one record, any format
-MAX_JSON_DOCUMENT_CHARS = int(os.environ.get("UNMET_MAX_JSON_DOCUMENT_CHARS", str(256 << 20)))
+MAX_ROW_CHARS = settings().max_row_chars          # one record, any format
+MAX_JSON_DOCUMENT_CHARS = settings().max_json_document_chars
 
 csv.field_size_limit(MAX_ROW_CHARS)
 

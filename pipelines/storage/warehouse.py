@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 import time
 import uuid
@@ -16,9 +15,10 @@ import duckdb
 import pyarrow as pa
 
 from models.errors import UnmetError
+from models.settings import settings
 
 # DuckDB would otherwise cache up to 80% of RAM; a bounded pool keeps long ingests flat (it spills to disk).
-DUCKDB_MEMORY_LIMIT = os.environ.get("UNMET_DUCKDB_MEMORY_LIMIT", "1GB")
+DUCKDB_MEMORY_LIMIT = settings().duckdb_memory_limit
 
 
 class WarehouseError(UnmetError):
