@@ -240,6 +240,27 @@ def test_prefect_yaml_deployments_validate(tmp_path):
     assert done.stdout.count("successfully created") == 3
 
 
+def test_the_views_data_tests_pass_on_the_demo_warehouse_and_catch_bad_rows(sample_db, tmp_path):
+    from pipelines.storage.views import data_test_failures
+
+    db, _ = sample_db
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert data_test_failures(con) == []
+        assert con.execute("SELECT count(*) FROM v_unmet_needs").fetchone()[0] > 5  # the tests ran on rows
+    broken = tmp_path / "broken.duckdb"
+    shutil.copy(db, broken)
+    with duckdb.connect(str(broken)) as con:
+        con.execute("UPDATE documents SET source_kind = 'forum' WHERE feedback_id = "
+                    "(SELECT min(feedback_id) FROM documents)")
+        con.execute("UPDATE sentences SET need_kind = 'maybe' WHERE sentence_id = "
+                    "(SELECT min(mention_id) FROM v_need_mentions)")
+        con.execute("UPDATE need_rankings SET rank = 1")
+        failures = data_test_failures(con)
+    assert "v_feedback.source_kind: accepted_values fails on 1 row" in failures
+    assert any(f.startswith("v_unmet_needs.rank: unique fails") for f in failures)
+    assert not any(f.startswith("v_need_mentions.need_kind") for f in failures)  # the view keeps needs only
+
+
 def test_prefect_yaml_parameters_are_the_flows_groups():
     import yaml
     from prefect.exceptions import ParameterTypeError

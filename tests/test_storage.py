@@ -2,31 +2,10 @@ import pyarrow as pa
 import pytest
 
 from pipelines.storage import WarehouseBusy, WarehouseError, connect, insert_new, migrate
+from pipelines.storage.views import views
 from pipelines.storage.warehouse import migration_files
 
-CONTRACT = {
-    "v_feedback": ["feedback_id", "source_kind", "source_name", "source_id", "created_at", "rating", "text",
-                   "sentiment", "sentiment_score", "explicit_needs", "implicit_needs", "recommend", "segments",
-                   "helpful_votes"],
-    "v_need_mentions": ["mention_id", "feedback_id", "source_id", "sentence", "need_kind", "need_confidence",
-                        "aspect", "aspect_kind", "sentiment", "theme_id", "theme_label", "created_at",
-                        "parent_theme_id", "parent_theme_label", "source_kind", "source_name", "product", "url",
-                        "theme_is_hidden"],
-    "v_unmet_needs": ["rank", "theme_id", "theme_label", "mentions", "explicit_share", "negative_share",
-                      "opportunity_score", "ci_low", "ci_high", "example_quotes", "documents", "importance",
-                      "satisfaction", "implicit_share", "share_previous", "share_latest", "trend_growth",
-                      "trend_p_value", "trend", "is_emerging", "parent_theme_id", "parent_theme_label", "top_terms",
-                      "need_statement", "aspect", "problem", "label_coverage", "top_requests", "satisfaction_basis",
-                      "rated_documents", "mean_rating", "mean_rating_without", "rating_impact", "rating_impact_ci_low",
-                      "rating_impact_ci_high", "model_label", "is_renamed", "recommend_documents", "recommend_share",
-                      "recommend_share_without", "recommend_impact", "recommend_impact_ci_low",
-                      "recommend_impact_ci_high"],
-    "v_unmet_needs_by_segment": ["segment", "segment_value", "rank", "theme_id", "theme_label", "mentions",
-                                 "documents", "explicit_share", "negative_share", "importance", "satisfaction",
-                                 "opportunity_score", "ci_low", "ci_high"],
-    "v_theme_trends": ["theme_id", "theme_label", "period_start", "mentions", "period_mentions", "share"],
-    "v_theme_edits": ["edit_id", "action", "theme_id", "into_id", "label", "created_at", "is_active"],
-}
+PUBLIC_VIEWS = [view for view in views() if not view.internal]
 
 
 def test_migrations_apply_once_and_are_recorded(tmp_path):
@@ -47,13 +26,37 @@ def test_newer_schema_is_refused(tmp_path):
 
 def test_views_match_the_contract_and_are_documented(tmp_path):
     con = connect(tmp_path / "w.duckdb")
-    for view, columns in CONTRACT.items():
-        assert [d[0] for d in con.execute(f"SELECT * FROM {view} LIMIT 0").description] == columns
-        comment = con.execute("SELECT comment FROM duckdb_views() WHERE view_name = ?", [view]).fetchone()[0]
-        assert comment
-        undocumented = con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND comment IS NULL",
-                                   [view]).fetchall()
-        assert undocumented == []
+    assert {view.name for view in PUBLIC_VIEWS} >= {"v_feedback", "v_need_mentions", "v_unmet_needs",
+                                                    "v_unmet_needs_by_segment", "v_theme_trends", "v_theme_edits"}
+    for view in PUBLIC_VIEWS:
+        columns = [d[0] for d in con.execute(f"SELECT * FROM {view.name} LIMIT 0").description]
+        assert columns == [c.name for c in view.columns]
+        comment = con.execute("SELECT comment FROM duckdb_views() WHERE view_name = ?", [view.name]).fetchone()[0]
+        assert comment == view.description
+        documented = dict(con.execute("SELECT column_name, comment FROM duckdb_columns() WHERE table_name = ?",
+                                      [view.name]).fetchall())
+        assert documented == {c.name: c.description for c in view.columns}
+        assert all(c.description.strip() for c in view.columns)
+
+
+def test_a_changed_view_is_recreated_once_and_the_readme_lists_the_views(tmp_path, monkeypatch):
+    from dataclasses import replace
+    from pathlib import Path
+
+    from pipelines.storage import views as view_module
+    from pipelines.storage.views import readme_table
+
+    con = connect(tmp_path / "w.duckdb")
+    assert view_module.sync_views(con) == []  # unchanged: nothing re-created
+    edited = tuple(replace(v, description="Edited.") if v.name == "v_theme_edits" else v for v in views())
+    monkeypatch.setattr(view_module, "views", lambda: edited)
+    assert view_module.sync_views(con) == ["v_theme_edits"]
+    assert con.execute("SELECT comment FROM duckdb_views() WHERE view_name = 'v_theme_edits'").fetchone()[0] \
+        == "Edited."
+    assert view_module.sync_views(con) == []
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert readme_table() in readme  # regenerate with: python -m pipelines.storage.views --readme
+
 
 
 def test_insert_new_is_idempotent_and_dedupes_within_batch(tmp_path):

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from models.errors import UnmetError
 from models.settings import settings
+from pipelines.storage.views import sync_views
 
 # DuckDB would otherwise cache up to 80% of RAM; a bounded pool keeps long ingests flat (it spills to disk).
 DUCKDB_MEMORY_LIMIT = settings().duckdb_memory_limit
@@ -90,7 +91,8 @@ def _checksum(sql: str) -> str:
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Apply the migrations not yet recorded, each in its own transaction; return their names.
+    """Apply the migrations not yet recorded, each in its own transaction, then re-create the views that changed
+    (``pipelines.storage.views``); return the migrations' names.
 
     Running it again applies nothing. A database migrated by a newer unmet, or with a migration that
     has since been edited, is refused rather than half-understood.
@@ -111,9 +113,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
             continue
         con.execute("BEGIN TRANSACTION")
         try:
-            comments = view_comments(con)
             con.execute(sql)
-            keep_view_comments(con, comments)
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
                         [version, name, _checksum(sql), datetime.now(UTC)])
             con.execute("COMMIT")
@@ -121,30 +121,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
             con.execute("ROLLBACK")
             raise
         applied.append(name)
+    sync_views(con)  # the views as pipelines/storage/views/ defines them now, whatever the migrations made
     return applied
-
-
-def view_comments(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str | None], str]:
-    """(view, column or None for the view itself) → comment, for every documented view."""
-    views = con.execute("SELECT view_name, comment FROM duckdb_views() WHERE comment IS NOT NULL").fetchall()
-    columns = con.execute("""SELECT c.table_name, c.column_name, c.comment FROM duckdb_columns() c
-                             JOIN duckdb_views() v ON v.view_name = c.table_name
-                             WHERE c.comment IS NOT NULL""").fetchall()
-    return {(v, None): comment for v, comment in views} | {(v, c): comment for v, c, comment in columns}
-
-
-def keep_view_comments(con: duckdb.DuckDBPyConnection, before: dict[tuple[str, str | None], str]) -> None:
-    """``CREATE OR REPLACE VIEW`` drops a view's comments: give back those the migration did not set anew, for
-    the columns that still exist, so a migration documents only what it adds or changes."""
-    now = view_comments(con)
-    views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
-    columns = set(con.execute("""SELECT c.table_name, c.column_name FROM duckdb_columns() c
-                                 JOIN duckdb_views() v ON v.view_name = c.table_name""").fetchall())
-    for (view, column), comment in before.items():
-        if (view, column) in now or view not in views or (column is not None and (view, column) not in columns):
-            continue
-        target = f'VIEW "{view}"' if column is None else f'COLUMN "{view}"."{column}"'
-        con.execute(f"COMMENT ON {target} IS " + "'" + comment.replace("'", "''") + "'")
 
 
 def author_salt(con: duckdb.DuckDBPyConnection) -> str:
