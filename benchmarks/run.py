@@ -108,11 +108,11 @@ def bench_stages(source: Path, workdir: Path, naive_sentences: int, naive_rows: 
     from models.encoder import BACKENDS, SentenceEncoder
     from models.features import apply_heads
     from models.themes import ThemeModel
-    from pipelines.flows.ingest import write_batch
     from pipelines.ranking import rank_themes
     from pipelines.sources import IngestOptions
     from pipelines.sources.normalize import normalize_batches
     from pipelines.storage import connect
+    from pipelines.storage.parts import write_batch
 
     stages = Stages()
     analyzer = stages.time("load models", 1, "load", lambda: Analyzer(**runtime))
@@ -155,10 +155,10 @@ def bench_stages(source: Path, workdir: Path, naive_sentences: int, naive_rows: 
     con = connect(workdir / "stages.duckdb")
 
     def write_all():
-        from pipelines.flows.analyze import write_analysis
+        from pipelines.storage.analysis import write_analysis
 
         for batch in batches:
-            write_batch(con, "bench", batch)
+            write_batch(con, "bench", batch.records, batch.quarantine)
         write_analysis(con, "bench", analysis)
 
     stages.time("duckdb write", docs, "docs", write_all)

@@ -44,8 +44,8 @@ def partition_timings(db: Path, batch_documents: int, encoder_backend: str) -> d
 
 def timed_partitions(analyzer, db: Path, batch_documents: int, load_s: float) -> dict:
     """Read, analyse and write the pending partitions one after another, timing analysis and write apart."""
-    from pipelines.flows.analyze import pending_chunks, write_analysis
     from pipelines.storage import connect
+    from pipelines.storage.analysis import pending_chunks, write_analysis
 
     con = connect(db)
     analyse_s, write_s, partitions, sentences = [], [], 0, 0

@@ -164,7 +164,8 @@ def cmd_run(args) -> int:
               f"values from this run's options (their text and analysis are unchanged)")
     print(f"analysed {analysis['documents']} documents ({analysis['sentences']} sentences, "
           f"{analysis['need_mentions']} need mentions); {rank['themes']} themes from {rank['mentions']} mentions, "
-          f"{rank.get('outliers', 0)} outliers, {rank.get('emerging', 0)} emerging ({rank.get('kind', 'no')} fit)")
+          f"{rank['outliers']} outliers, {rank['emerging']} emerging "
+          f"({'no' if rank['kind'] == 'none' else rank['kind']} fit)")
     if result["report"]:
         print(f"report written to {result['report']}")
     con = connect(args.db, read_only=True)
@@ -244,8 +245,7 @@ def cmd_themes(args) -> int:
         return 0
 
     result = rank_needs(str(args.db), checked(RankParams, refit=True, seed=args.seed, period=args.period))
-    print(f"{result.get('kind', 'no')} fit {result['theme_fit_id']}: {result['themes']} themes, "
-          f"{result.get('outliers', 0)} outliers")
+    print(f"{result['kind']} fit {result['theme_fit_id']}: {result['themes']} themes, {result['outliers']} outliers")
     con = connect(args.db, read_only=True)
     try:
         _print_table(con, """SELECT old_theme_id, new_theme_id, shared_mentions, round(share_of_old, 3) AS share_of_old

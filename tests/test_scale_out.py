@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from pipelines.flows import ingest_feedback
-from pipelines.flows.analyze import PENDING_COUNT_SQL, analyze_with, partition_size, pending_chunks
+from pipelines.flows.analyze import analyze_with, partition_size
 from pipelines.flows.ingest import ingest_with
 from pipelines.flows.params import ClusterParams, IngestParams
+from pipelines.storage.analysis import pending_chunks, pending_count
 from tests.conftest import SAMPLE
 
 SENTENCE_COLUMNS = ("sentence_id, feedback_id, analysis_version, sentence_index, text, char_start, char_end, "
@@ -126,7 +127,7 @@ def test_partitions_hold_equal_shares_of_the_text_not_of_the_documents(in_flight
     """Long reviews first, short ones after: by document count the first partitions would hold most of the work."""
     lengths, most = LONG_THEN_SHORT, 1000
     con = pending_documents(lengths)
-    total, characters = con.execute(PENDING_COUNT_SQL, ["v1"]).fetchone()
+    total, characters = pending_count(con, "v1")
     assert (total, characters) == (300, sum(lengths))
     size = partition_size(total, most, in_flight)
     planned = -(-total // size)

@@ -17,20 +17,16 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-import numpy as np
-import pyarrow.compute as pc
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
 from models.analyzer import AnalysisBatch, Analyzer, Decisions, Segmented, assemble, segment
 from models.segment import Segmenter
 from pipelines.config import CPU_RESOURCE, DEFAULT_DB_PATH
-from pipelines.faults import checkpoint
 from pipelines.flows.params import ClusterParams, ModelParams
 from pipelines.flows.runners import dask_resources, on_runner, require_resources, take_result
-from pipelines.storage import insert_new
+from pipelines.storage.analysis import pending_chunks, pending_count, write_analysis
 from pipelines.storage.runs import recorded_run
 
 log = logging.getLogger("unmet.analyze")
@@ -179,15 +175,6 @@ def analyze_with(dask_address: str | None = None, dask_workers: int = 2):
     return on_runner(analyze_feedback, dask_address, dask_workers)
 
 
-PENDING_SQL = """
-SELECT d.feedback_id, d.text, d.language FROM documents d
-WHERE d.feedback_id > ?
-  AND NOT EXISTS (SELECT 1 FROM document_analysis a WHERE a.feedback_id = d.feedback_id AND a.analysis_version = ?)
-ORDER BY d.feedback_id
-LIMIT ?
-"""
-
-
 def partition_size(pending: int, batch_documents: int, partitions_in_flight: int) -> int:
     """At most ``batch_documents`` per partition, and a partition count that is a multiple of the partitions in
     flight, so the last round keeps every slot busy instead of leaving one partition on a share of the cores
@@ -196,45 +183,6 @@ def partition_size(pending: int, batch_documents: int, partitions_in_flight: int
     slots = max(partitions_in_flight, 1)
     rounds = max(1, math.ceil(pending / (batch_documents * slots)))
     return max(1, math.ceil(pending / (rounds * slots)))
-
-
-def pending_chunks(con, version: str, most_documents: int, partitions: int = 1, documents: int = 0,
-                   characters: int = 0) -> Iterator[dict]:
-    """Documents not yet analysed by ``version``, at most ``most_documents`` at a time, as column lists.
-
-    Paged by key rather than loading every pending text: memory holds a few partitions however big the backlog,
-    and rows written between pages (all at or below the last key read) do not shift the next page.
-
-    Planned as ``partitions`` over ``documents`` pending documents of ``characters`` characters, each page holds
-    about an equal share of the characters left, since the work (sentences, tokens) follows text length rather
-    than document count (two partitions of 1,000 Amazon reviews took 33.3 s and 34.4 s on one thread, their text
-    181,603 and 186,440 characters), and the partition that ends last runs on its share of the cores alone. A page
-    still takes enough documents that the rest fit in the partitions left.
-    """
-    after = ""
-    while True:
-        chunk = con.execute(PENDING_SQL, [after, version, most_documents]).fetch_arrow_table()
-        if not chunk.num_rows:
-            return
-        if partitions > 1 and characters > 0:
-            lengths = np.cumsum(pc.utf8_length(chunk.column("text")).to_numpy(zero_copy_only=False))
-            share = characters / partitions
-            closest = int(np.argmin(np.abs(lengths - share))) + 1
-            fit = documents - (partitions - 1) * most_documents
-            take = min(max(closest, fit, 1), chunk.num_rows)
-            chunk = chunk.slice(0, take)
-            characters -= int(lengths[take - 1])
-        partitions -= 1
-        documents -= chunk.num_rows
-        chunk = chunk.to_pydict()
-        after = chunk["feedback_id"][-1]
-        yield chunk
-
-
-PENDING_COUNT_SQL = """
-SELECT count(*), coalesce(sum(length(d.text)), 0) FROM documents d
-WHERE NOT EXISTS (SELECT 1 FROM document_analysis a WHERE a.feedback_id = d.feedback_id AND a.analysis_version = ?)
-"""
 
 
 @flow(name="analyze_feedback", log_prints=True)
@@ -265,7 +213,7 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), models: ModelParams = 
         with dask_resources(gpu_resource):  # loaded where partitions (or their encoder stage) run
             version, versions = model_versions.submit(settings).result()
         load_s = time.perf_counter() - started
-        total, characters = con.execute(PENDING_COUNT_SQL, [version]).fetchone()
+        total, characters = pending_count(con, version)
         documents, sentences, needs, partitions = 0, 0, 0, 0
         size = partition_size(total, batch_documents, partitions_in_flight)
         planned = math.ceil(total / size)
@@ -297,19 +245,3 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), models: ModelParams = 
                               "partitions": partitions, "partition_documents": size,
                               "sentences_per_s": round(sentences / max(elapsed - load_s, 1e-9), 1)})
     return {"run_id": run.run_id, "analysis_version": version, **counts}
-
-
-def write_analysis(con, run_id: str, batch: AnalysisBatch) -> None:
-    """Sentences, embeddings and document rows of one batch commit together or not at all."""
-    now = datetime.now(UTC)
-    con.execute("BEGIN TRANSACTION")
-    insert_new(con, "sentence_embeddings", batch.embeddings, "sentence_id")
-    insert_new(con, "sentences", batch.sentences, "sentence_id", {"run_id": run_id})
-    con.register("analysed_batch", batch.documents)
-    con.execute("""INSERT INTO document_analysis (feedback_id, analysis_version, status, sentiment,
-                       sentiment_score, sentiment_confidence, sentiment_model, n_sentences, run_id, analyzed_at)
-                   SELECT *, ?, ? FROM analysed_batch""", [run_id, now])
-    con.unregister("analysed_batch")
-    checkpoint("analyze.before_commit")
-    con.execute("COMMIT")
-    checkpoint("analyze.after_commit")

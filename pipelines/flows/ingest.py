@@ -7,16 +7,13 @@ import glob
 import logging
 import time
 from collections import deque
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
 from pipelines.config import DEFAULT_DB_PATH
-from pipelines.faults import checkpoint
 from pipelines.flows.params import IngestParams
 from pipelines.flows.retry import retry_if_transient
 from pipelines.flows.runners import dask_resources, on_runner, require_resources, take_result
@@ -26,9 +23,10 @@ from pipelines.sources.formats import format_from_extension
 from pipelines.sources.normalize import check_mapping, normalize_batches
 from pipelines.sources.partitions import part_key, part_options, plan_parts
 from pipelines.sources.redact import RedactionPolicy
-from pipelines.storage import author_salt, insert_new
+from pipelines.storage import author_salt
+from pipelines.storage.parts import PartRecord, ingested_keys, write_batch
 from pipelines.storage.runs import recorded_run
-from pipelines.storage.warehouse import ATTRIBUTES, update_attributes
+from pipelines.storage.warehouse import ATTRIBUTES
 
 log = logging.getLogger("unmet.ingest")
 COUNTS = ("rows_read", "file_errors", "stored", "new_documents", "updated_documents", "quarantined",
@@ -66,29 +64,6 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def write_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch: NormalizedFile,
-                part_row: dict | None = None) -> tuple[int, int, int]:
-    """One transaction per batch: a crash leaves whole batches or none; re-reading skips what is stored, except
-    the attributes a new mapping gives (product, rating, recommend, url), which update the stored documents.
-    ``part_row`` (with a part's last batch) records the part as ingested in the same transaction."""
-    now = datetime.now(UTC)
-    con.execute("BEGIN TRANSACTION")
-    updated = update_attributes(con, batch.records)
-    new_documents = insert_new(con, "documents", batch.records, "feedback_id",
-                               {"ingest_run_id": run_id, "ingested_at": now})
-    new_quarantine = insert_new(con, "quarantine", batch.quarantine, "quarantine_id",
-                                {"run_id": run_id, "quarantined_at": now})
-    if part_row is not None:
-        con.execute("INSERT OR REPLACE INTO ingested_parts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [part_row["part_key"], part_row["source_file"], part_row["part_index"], part_row["part_count"],
-                     part_row["first_line"], part_row["rows_read"], part_row["stored"], part_row["quarantined"],
-                     run_id, now])
-    checkpoint("ingest.before_commit")
-    con.execute("COMMIT")
-    checkpoint("ingest.after_commit")
-    return new_documents, new_quarantine, updated
-
-
 @task(retries=2, retry_delay_seconds=2, retry_condition_fn=retry_if_transient, cache_policy=NONE)
 def plan_file(path: str, options: IngestOptions, part_bytes: int) -> list[tuple[InputPart, IngestOptions]]:
     """A file's parts with the options each is read with; retried on transient I/O errors."""
@@ -117,25 +92,14 @@ def write_part(con: duckdb.DuckDBPyConnection, run_id: str, part: InputPart, key
               "stored": sum(b.records.num_rows for b in batches),
               "quarantined": sum(b.quarantine.num_rows for b in batches), "new_documents": 0, "new_quarantined": 0,
               "updated_documents": 0}
-    part_row = {"part_key": key, "source_file": part.path, "part_index": part.index, "part_count": part.count,
-                "first_line": part.first_line, "rows_read": counts["rows_read"], "stored": counts["stored"],
-                "quarantined": counts["quarantined"]}
+    record = PartRecord(key, part.path, part.index, part.count, part.first_line, counts["rows_read"],
+                        counts["stored"], counts["quarantined"])
     for number, batch in enumerate(batches, start=1):
-        new_documents, new_quarantine, updated = write_batch(con, run_id, batch,
-                                                             part_row if number == len(batches) else None)
-        counts["new_documents"] += new_documents
-        counts["new_quarantined"] += new_quarantine
-        counts["updated_documents"] += updated
+        written = write_batch(con, run_id, batch.records, batch.quarantine,
+                              record if number == len(batches) else None)
+        for name, value in written._asdict().items():
+            counts[name] += value
     return counts
-
-
-def ingested_keys(con: duckdb.DuckDBPyConnection, keys: list[str]) -> set[str]:
-    con.register("wanted_parts", pa.table({"part_key": pa.array(keys, pa.string())}))
-    try:
-        return {k for (k,) in con.execute("SELECT part_key FROM ingested_parts JOIN wanted_parts USING (part_key)"
-                                          ).fetchall()}
-    finally:
-        con.unregister("wanted_parts")
 
 
 def ingest_with(dask_address: str | None = None, dask_workers: int = 2):

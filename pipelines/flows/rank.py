@@ -30,7 +30,7 @@ from pipelines.ranking.trend import choose_period, period_start, theme_shares, t
 from pipelines.storage.mentions import MentionReader
 from pipelines.storage.runs import recorded_run
 from pipelines.storage.theme_edits import carry_edits, load_edits
-from pipelines.storage.theme_store import PreviousFit, load_previous_fit, write_fit
+from pipelines.storage.theme_store import FitRecord, PreviousFit, load_previous_fit, write_fit
 
 log = logging.getLogger("unmet.rank")
 THEME_MODEL = "unmet.themes.v3"
@@ -61,7 +61,7 @@ def fit_themes(mentions: MentionReader, ids: pa.Array, encoder: str, previous: P
         return ThemeFit("initial", model, pd.DataFrame())
     if previous.encoder != encoder:
         log.info("embedding space changed (%s → %s): full refit", previous.encoder, encoder)
-    renames, id_map = match_refit(mentions.previous_theme_ids_, model.labels_)
+    renames, id_map = match_refit(mentions.previous_theme_ids(), model.labels_)
     model.renumber(renames)
     return ThemeFit("refit", model, id_map)
 
@@ -91,6 +91,14 @@ def mentions_digest(sentence_ids: pa.Array, parameters: dict) -> str:
     return digest.hexdigest()[:16]
 
 
+def rank_result(run_id: str, kind: str, theme_fit_id: str | None, *, mentions: int, themes: int, outliers: int,
+                emerging: int) -> dict:
+    """What ``rank_needs`` returns, with the same keys whichever way it ended: ``kind`` is initial, incremental,
+    refit, reused (mentions unchanged) or none (nothing to rank yet)."""
+    return {"run_id": run_id, "kind": kind, "theme_fit_id": theme_fit_id, "mentions": mentions, "themes": themes,
+            "outliers": int(outliers), "emerging": int(emerging)}
+
+
 @flow(name="rank_needs", log_prints=True)
 def rank_needs(db_path: str = str(DEFAULT_DB_PATH), rank: RankParams = RankParams(), wait_s: float = 60.0) -> dict:
     """Assign new mentions to existing themes (ids kept; misfits may form emerging themes), then rank.
@@ -110,9 +118,8 @@ def rank_needs(db_path: str = str(DEFAULT_DB_PATH), rank: RankParams = RankParam
         if len(ids) == 0:
             log.warning("no need mentions yet: nothing to rank")
             run.complete(counts={"mentions": 0, "themes": 0})
-            return {"run_id": run_id, "mentions": 0, "themes": 0, "outliers": 0, "theme_fit_id": None}
-        if period != "auto" and not con.execute("SELECT count(*) FROM v_need_mentions "
-                                                "WHERE created_at IS NOT NULL").fetchone()[0]:
+            return rank_result(run_id, "none", None, mentions=0, themes=0, outliers=0, emerging=0)
+        if period != "auto" and not mentions.has_dates():
             log.warning("the data has no dates: trends are not computed, and --period %s changes nothing", period)
             period = parameters["period"] = "auto"
         edits = load_edits(con)
@@ -120,8 +127,8 @@ def rank_needs(db_path: str = str(DEFAULT_DB_PATH), rank: RankParams = RankParam
         if previous and not refit and previous.mentions_digest == digest:
             log.info("need mentions unchanged since fit %s: ranking kept", previous.fit_id)
             run.complete(counts={"mentions": len(ids), "reused_fit": True})
-            return {"run_id": run_id, "mentions": len(ids), "themes": previous.n_themes,
-                    "outliers": previous.n_outliers, "theme_fit_id": previous.fit_id, "kind": "reused"}
+            return rank_result(run_id, "reused", previous.fit_id, mentions=len(ids), themes=previous.n_themes,
+                               outliers=previous.n_outliers, emerging=sum(previous.state["emerging"]))
 
         fit_id = hashlib.sha256(json.dumps([digest, refit, previous and previous.fit_id]).encode()).hexdigest()[:16]
         encoder = mentions.encoder()
@@ -134,7 +141,7 @@ def rank_needs(db_path: str = str(DEFAULT_DB_PATH), rank: RankParams = RankParam
                 log.warning("theme edits %s name themes this refit split into themes that continue others: they no "
                             "longer apply (see v_theme_edits; make them again on the new themes)", stranded)
             edits = load_edits(con) if moved else edits
-        frame = mentions.ranking_columns_.to_pandas()
+        frame = mentions.ranking_columns().to_pandas()
         frame["theme_id"] = [edits.shown_as(t) if t != OUTLIER else OUTLIER for t in fit.model.labels_.tolist()]
         chosen_period = choose_period(frame["created_at"]) if period == "auto" else period
         frame["period"] = period_start(frame["created_at"], chosen_period).astype(str).replace("NaT", None)
@@ -146,10 +153,10 @@ def rank_needs(db_path: str = str(DEFAULT_DB_PATH), rank: RankParams = RankParam
             found = mentions.quotes([i for sentences in chosen.values() for i in sentences])
             ranking[column] = ranking["theme_id"].map(
                 {theme: json.dumps([found[i] for i in sentences]) for theme, sentences in chosen.items()})
-        write_fit(con, fit_id=fit_id, digest=digest, kind=fit.kind, model_name=THEME_MODEL, model=fit.model,
-                  params=parameters, encoder=encoder, edits=edits,
-                  period=chosen_period, previous=previous, run_id=run_id,
-                  sentence_ids=ids, ranking=ranking, shares=shares, segments=segments, id_map=fit.id_map)
+        write_fit(con, FitRecord(fit_id=fit_id, digest=digest, kind=fit.kind, model_name=THEME_MODEL, model=fit.model,
+                                 edits=edits, params=parameters, encoder=encoder, period=chosen_period,
+                                 previous=previous, run_id=run_id, sentence_ids=ids, ranking=ranking, shares=shares,
+                                 segments=segments, id_map=fit.id_map))
         counts = {"mentions": len(ids), "themes": len(fit.model.themes_), "outliers": fit.model.outliers_["size"],
                   "emerging": sum(t["emerging"] for t in fit.model.themes_)}
         run.complete(counts=counts, model_versions={"themes": THEME_MODEL},
@@ -157,4 +164,4 @@ def rank_needs(db_path: str = str(DEFAULT_DB_PATH), rank: RankParams = RankParam
         log.info("%s fit %s: %d need mentions in %d themes, %d outliers (%.1f%%), %d emerging", fit.kind, fit_id,
                  len(ids), counts["themes"], counts["outliers"], 100 * fit.model.outliers_["share"],
                  counts["emerging"])
-        return {"run_id": run_id, **counts, "theme_fit_id": fit_id, "kind": fit.kind}
+        return rank_result(run_id, fit.kind, fit_id, **counts)

@@ -27,20 +27,20 @@ JOIN v_current_analysis a USING (feedback_id, analysis_version)
 WHERE s.need_kind IN ('explicit', 'implicit')"""
 
 
+MENTION_COLUMNS = """s.sentence_id, s.feedback_id, s.text, s.aspect, s.need_kind, s.sentiment, e.embedding,
+       coalesce(k.theme_id, {not_seen}) AS previous_theme_id, d.source_kind, d.source_name, d.product, d.created_at,
+       d.rating, d.recommend, d.segments"""
+RANKING_SELECT = ("s.feedback_id, s.need_kind, s.sentiment, d.source_kind, d.source_name, d.product, d.created_at, "
+                  "d.rating, d.recommend, d.segments")
+
 MENTIONS_SQL = """
-SELECT s.sentence_id, s.feedback_id, s.text, s.aspect, s.need_kind, s.sentiment, e.embedding,
-       coalesce(k.theme_id, {not_seen}) AS previous_theme_id,
-       d.source_kind, d.source_name, d.product, d.created_at, d.rating,
-       d.recommend, d.segments""" + current_mentions(f"""{WITH_EMBEDDING}
+SELECT {columns}""" + current_mentions(f"""{WITH_EMBEDDING}
 JOIN documents d USING (feedback_id)
 LEFT JOIN (SELECT p.feedback_id, p.sentence_index, ta.theme_id
            FROM theme_assignments ta JOIN sentences p USING (sentence_id)
            WHERE ta.theme_fit_id = $previous_fit) k USING (feedback_id, sentence_index)""") + """ {only}
 ORDER BY s.sentence_id
 """
-
-RANKING_COLUMNS = ["feedback_id", "need_kind", "sentiment", "source_kind", "source_name", "product", "created_at",
-                   "rating", "recommend", "segments"]
 
 
 def embedding_matrix(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -55,9 +55,9 @@ def embedding_matrix(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
 class MentionReader:
     """The current need mentions of one warehouse, with the theme each had in the previous fit.
 
-    ``ids()`` is cheap (one string per mention); ``sample`` reads the rows a theme fit learns from;
-    ``chunks`` streams every row and keeps only the small columns that ranking needs
-    (``ranking_columns_``) and the previous theme ids (``previous_theme_ids_``).
+    ``ids()`` is cheap (one string per mention); ``sample`` reads the rows a theme fit learns from; ``chunks``
+    streams every row; ``ranking_columns`` and ``previous_theme_ids`` read just those columns, in the same
+    (sentence id) order. Every reader returns what it read and keeps no state.
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, previous_fit_id: str | None, chunk_rows: int = 32_768):
@@ -95,17 +95,23 @@ class MentionReader:
 
     def chunks(self) -> Iterator[MentionChunk]:
         """Every mention, a ``MentionChunk`` at a time, with the theme each had in the previous fit."""
-        ranking, previous = [], []
-        reader = self._query("").fetch_record_batch(self.chunk_rows)
-        for batch in reader:
-            # Copies, not views: a view into an imported batch keeps all of it (embeddings too) alive.
-            ranking.append(pa.Table.from_batches([batch.select(RANKING_COLUMNS)]).take(np.arange(batch.num_rows)))
+        for batch in self._query("").fetch_record_batch(self.chunk_rows):
             known = np.array(batch.column("previous_theme_id").to_numpy(), dtype=np.int64)
-            previous.append(known)
-            known = np.where(known == NOT_SEEN, OUTLIER, known)
-            yield self._chunk(batch, known)
-        self.ranking_columns_ = pa.concat_tables(ranking) if ranking else None
-        self.previous_theme_ids_ = np.concatenate(previous) if previous else np.zeros(0, dtype=np.int64)
+            yield self._chunk(batch, np.where(known == NOT_SEEN, OUTLIER, known))
+
+    def ranking_columns(self) -> pa.Table:
+        """The small columns ranking needs, a row per mention."""
+        return self._query("", RANKING_SELECT).fetch_arrow_table()
+
+    def previous_theme_ids(self) -> np.ndarray:
+        """The theme each mention had in the previous fit (``NOT_SEEN`` for a mention new since then)."""
+        column = self._query("", "coalesce(k.theme_id, {not_seen}) AS previous_theme_id").fetch_arrow_table()
+        return np.asarray(column.column(0).to_numpy(), dtype=np.int64)
+
+    def has_dates(self) -> bool:
+        """Whether any mention's document has a date (trends need one)."""
+        return self.con.execute(f"SELECT count(d.created_at) {current_mentions('JOIN documents d USING (feedback_id)')}"
+                                ).fetchone()[0] > 0
 
     def verdicts(self) -> pd.DataFrame:
         """Star rating and recommend flag (by feedback_id) of every current document that has either, with needs
@@ -131,6 +137,6 @@ class MentionReader:
         return {r[0]: {"sentence": r[1], "feedback_id": r[2], "source_id": r[3], "source_name": r[4], "url": r[5]}
                 for r in rows}
 
-    def _query(self, only: str) -> duckdb.DuckDBPyConnection:
-        sql = MENTIONS_SQL.format(not_seen=NOT_SEEN, only=only)
+    def _query(self, only: str, columns: str = MENTION_COLUMNS) -> duckdb.DuckDBPyConnection:
+        sql = MENTIONS_SQL.format(columns=columns.format(not_seen=NOT_SEEN), only=only)
         return self.con.execute(sql, {"previous_fit": self.previous_fit_id})

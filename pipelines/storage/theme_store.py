@@ -61,12 +61,34 @@ def load_previous_fit(con: duckdb.DuckDBPyConnection) -> PreviousFit | None:
     return PreviousFit(fit_id, encoder, digest, state, n_themes, n_outliers or 0, next_id, featurizer_fit_id)
 
 
-def write_fit(con: duckdb.DuckDBPyConnection, *, fit_id: str, digest: str, kind: str, model_name: str,
-              model: ThemeModel, edits: ThemeEdits,
-              params: dict, encoder: str, period: str, previous: PreviousFit | None, run_id: str,
-              sentence_ids: pa.Array, ranking: pd.DataFrame, shares: pd.DataFrame, segments: pd.DataFrame,
-              id_map: pd.DataFrame) -> None:
+@dataclass(frozen=True)
+class FitRecord:
+    """One theme fit as the rank flow hands it to storage: the model and what was scored with it."""
+
+    fit_id: str
+    digest: str  # of the mentions and parameters, so an unchanged set reuses this fit
+    kind: str  # initial, incremental or refit
+    model_name: str  # the registered name of the theme model
+    model: ThemeModel
+    edits: ThemeEdits
+    params: dict
+    encoder: str
+    period: str
+    previous: PreviousFit | None
+    run_id: str
+    sentence_ids: pa.Array  # row i of the model's labels is this sentence
+    ranking: pd.DataFrame
+    shares: pd.DataFrame
+    segments: pd.DataFrame
+    id_map: pd.DataFrame  # old → new theme ids of a refit (empty otherwise)
+
+
+def write_fit(con: duckdb.DuckDBPyConnection, record: FitRecord) -> None:
     """Everything about one fit in one transaction: readers see the old fit or the new one, never half."""
+    fit_id, kind, model, edits, sentence_ids = (record.fit_id, record.kind, record.model, record.edits,
+                                                record.sentence_ids)
+    ranking, shares, segments, id_map, previous = (record.ranking, record.shares, record.segments, record.id_map,
+                                                   record.previous)
     state = model.state_()
     previous_fit_id = previous.fit_id if previous else None
     featurizer_fit_id = previous.featurizer_fit_id if kind == "incremental" else fit_id
@@ -101,9 +123,10 @@ def write_fit(con: duckdb.DuckDBPyConnection, *, fit_id: str, digest: str, kind:
                            previous_fit_id, encoder, min_similarity, cohesion_floor, n_outliers, period,
                            mentions_digest, featurizer_fit_id)
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    [fit_id, model_name, json.dumps(params), len(sentence_ids), run_id, datetime.now(UTC), kind,
-                     previous_fit_id, encoder, state["min_similarity"], state["cohesion_floor"],
-                     model.outliers_["size"], period, digest, featurizer_fit_id])
+                    [fit_id, record.model_name, json.dumps(record.params), len(sentence_ids), record.run_id,
+                     datetime.now(UTC), kind, previous_fit_id, record.encoder, state["min_similarity"],
+                     state["cohesion_floor"], model.outliers_["size"], record.period, record.digest,
+                     featurizer_fit_id])
         if kind != "incremental":
             features = state["featurizer"]
             con.execute("INSERT INTO theme_featurizers VALUES (?, ?, ?, ?, ?, ?)",
