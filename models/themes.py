@@ -24,6 +24,7 @@ from sklearn.decomposition import PCA
 from models.labels import OUTLIER
 from models.theme_features import HybridFeatures, normalize
 from models.theme_labels import NO_LABEL, AspectProblemRepresenter, aspect_key, stem
+from models.theme_stages import Clusterer, Featurizer, Representer
 from models.theme_words import is_bare_verdict, is_content, words
 
 
@@ -192,8 +193,7 @@ class ThemeModel(BaseEstimator):
         products.count(sample.products)
         namer = partial(label_clusters, texts=texts, aspects=aspects, excluded=products.frequent(),
                         negative=sample.negative)
-        self.featurizer_ = clone(self.featurizer) if self.featurizer is not None else \
-            HybridFeatures(random_state=self.random_state)
+        self.featurizer_ = self._featurizer()
         described = self._feature_texts(texts, aspects)
         X = normalize(self.featurizer_.fit(embeddings, described).transform(embeddings, described))
         raw = merge_duplicates(X, self._cluster(X), aspects, self.merge_similarity)
@@ -215,8 +215,7 @@ class ThemeModel(BaseEstimator):
         Memory is one chunk plus the misfits (with ``emerging``) plus a bounded sample of texts per theme,
         so a million mentions can stream from the warehouse.
         """
-        summary = ThemeSummary(self.n_representatives, getattr(self.representer, "max_rows_per_theme", 2000),
-                               self.random_state)
+        summary = ThemeSummary(self.n_representatives, self._representer().max_rows_per_theme, self.random_state)
         labels, misfits, offset = [], [], 0
         for chunk in chunks:
             n = len(chunk.texts)
@@ -303,14 +302,22 @@ class ThemeModel(BaseEstimator):
         model.parents_ = np.asarray(state["parents"], dtype=np.int64)
         model.min_similarity_ = float(state["min_similarity"])
         model.cohesion_floor_ = float(state["cohesion_floor"])
-        model.featurizer_ = HybridFeatures.from_state(state["featurizer"])
+        model.featurizer_ = type(model._featurizer()).from_state(state["featurizer"])
         return model
 
-    # -- stages --------------------------------------------------------------------------------------------
+    # -- stages (models/theme_stages.py): the ones passed in, cloned, or the defaults ------------------------
+    def _featurizer(self) -> Featurizer:
+        return clone(self.featurizer) if self.featurizer is not None else HybridFeatures(random_state=self.random_state)
+
+    def _clusterer(self) -> Clusterer:
+        return clone(self.clusterer) if self.clusterer is not None else AutoKMeans(random_state=self.random_state)
+
+    def _representer(self) -> Representer:
+        return clone(self.representer) if self.representer is not None else AspectProblemRepresenter()
+
     def _cluster(self, X: np.ndarray) -> np.ndarray:
         self.reducer_ = clone(self.reducer) if self.reducer is not None else AdaptivePCA(random_state=self.random_state)
-        self.clusterer_ = clone(self.clusterer) if self.clusterer is not None else \
-            AutoKMeans(random_state=self.random_state)
+        self.clusterer_ = self._clusterer()
         reduced = self.reducer_.fit_transform(X) if len(X) > 2 else X
         return np.asarray(self.clusterer_.fit(reduced).labels_)
 
@@ -351,7 +358,7 @@ class ThemeModel(BaseEstimator):
         labels = np.full(len(E), OUTLIER, dtype=np.int64)
         k = max(1, len(E) // min_size)
         k = min(k, int(np.ceil(np.sqrt(len(E)))))
-        raw = KMeans(n_clusters=k, n_init=4, random_state=self.random_state).fit(E).labels_
+        raw = np.asarray(with_clusters(self._clusterer(), k).fit(E).labels_)
         next_id = int(self.theme_ids_.max()) + 1 if len(self.theme_ids_) else 0
         for cluster in sorted(np.unique(raw), key=lambda c: (-(raw == c).sum(), int(np.argmax(raw == c)))):
             members = raw == cluster
@@ -387,11 +394,13 @@ class ThemeModel(BaseEstimator):
         and a label for each parent."""
         texts, labels, aspects, negative = summary.text_sample()
         excluded = summary.products.frequent()
-        self.representer_ = clone(self.representer) if self.representer is not None else AspectProblemRepresenter()
-        self.representer_.fit(texts, labels, aspects, excluded, negative)
+        self.representer_ = self._representer().fit(texts, labels, aspects, excluded, negative)
         parent_of = dict(zip(self.theme_ids_.tolist(), self.parents_.tolist(), strict=True))
         parent_labels = np.array([parent_of.get(int(t), OUTLIER) for t in labels])
-        parent_names = AspectProblemRepresenter(n_terms=4).fit(texts, parent_labels, aspects, excluded, negative)
+        parent_names = self._representer()
+        if "n_terms" in parent_names.get_params():
+            parent_names.set_params(n_terms=4)
+        parent_names.fit(texts, parent_labels, aspects, excluded, negative)
         label_words = {int(t): {stem(w) for part in (self.representer_.aspects_.get(int(t)),
                                                       self.representer_.problems_.get(int(t))) if part
                                 for w in words(part) if is_content(w)} for t in self.theme_ids_}
@@ -414,6 +423,16 @@ class ThemeModel(BaseEstimator):
             })
         n_outliers = summary.sizes.get(OUTLIER, 0)
         self.outliers_ = {"size": n_outliers, "share": n_outliers / max(len(self.labels_), 1)}
+
+
+def with_clusters(clusterer: Clusterer, k: int) -> Clusterer:
+    """The clusterer set to find ``k`` clusters, where its parameters say how."""
+    params = clusterer.get_params()
+    if "n_clusters" in params:
+        clusterer.set_params(n_clusters=k)
+    elif {"min_clusters", "max_clusters"} <= params.keys():
+        clusterer.set_params(min_clusters=k, max_clusters=k)
+    return clusterer
 
 
 def merge_duplicates(X: np.ndarray, raw: np.ndarray, aspects: list[str | None], min_similarity: float,

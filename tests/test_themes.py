@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from models.labels import OUTLIER
 from models.themes import MentionChunk, ThemeModel, content_keys
@@ -229,3 +230,52 @@ def test_quotes_that_name_the_label_come_first_among_the_closest():
                 texts, [None] * 4, np.zeros(4, dtype=bool), np.ones(4, dtype=bool))
     assert summary.representatives(0) == [0, 2]  # by similarity alone
     assert summary.representatives(0, {"charger"}) == [1, 3]  # "charger" and "chargers" name the label
+
+
+class EmbeddingFeatures(BaseEstimator):
+    """A swapped featurizer: the sentence embeddings alone, with its own saved state."""
+
+    def __init__(self, scale: float = 1.0):
+        self.scale = scale
+
+    def fit(self, embeddings, texts):
+        self.dim_ = embeddings.shape[1]
+        return self
+
+    def transform(self, embeddings, texts):
+        return embeddings * self.scale
+
+    def state_(self):
+        return {"dim": self.dim_, "scale": self.scale}
+
+    @classmethod
+    def from_state(cls, state):
+        features = cls(scale=state["scale"])
+        features.dim_ = state["dim"]
+        return features
+
+
+def test_swapped_stages_are_cloned_fitted_saved_and_reloaded_to_predict_the_same():
+    from sklearn.cluster import KMeans
+
+    from models.theme_labels import AspectProblemRepresenter
+    from models.theme_stages import Clusterer, Featurizer, Representer
+
+    X, texts, aspects, truth = corpus(["battery", "crash", "support", "price"], 40)
+    featurizer, clusterer = EmbeddingFeatures(scale=2.0), KMeans(n_clusters=4, n_init=4, random_state=0)
+    representer = AspectProblemRepresenter(max_rows_per_theme=50)
+    assert isinstance(featurizer, Featurizer) and isinstance(clusterer, Clusterer)
+    assert isinstance(representer, Representer)
+    model = ThemeModel(featurizer=featurizer, clusterer=clusterer, representer=representer, random_state=0)
+    model.fit(X, texts, aspects)
+    assert isinstance(model.featurizer_, EmbeddingFeatures) and model.featurizer_ is not featurizer
+    assert not hasattr(featurizer, "dim_") and not hasattr(clusterer, "labels_")  # the stages passed in stay unfitted
+    assert model.representer_.max_rows_per_theme == 50
+    assert len({t["theme_id"] for t in model.themes_}) == 4
+    reloaded = ThemeModel.from_state(model.state_(), featurizer=EmbeddingFeatures(), random_state=0)
+    assert isinstance(reloaded.featurizer_, EmbeddingFeatures) and reloaded.featurizer_.scale == 2.0
+    assert (reloaded.assign(X, texts, aspects) == model.assign(X, texts, aspects)).all()
+    new_topic = corpus(["price"], 30, seed=5)[0] + 3.0  # far from every theme: misfits through the same stages
+    grown = reloaded.partial_fit(np.vstack([X, new_topic]), texts + ["brand new complaint"] * 30,
+                                 aspects + ["gadget"] * 30)
+    assert grown.emerging_.any()
