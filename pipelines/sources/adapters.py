@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from pipelines.sources.formats import SourceError
+from pipelines.sources.types import SourceError
 
 FIELDS = ("source_id", "title", "body", "created_at", "rating", "recommend", "helpful_votes", "author", "product",
           "url", "language")
@@ -170,3 +170,43 @@ def detect_adapter(keys: Iterable[str], column_map: dict[str, str] | None = None
     if column_map and ("text" in column_map or "body" in column_map):
         return ADAPTERS_BY_NAME["generic"]
     return None
+
+
+def records_from_document(document) -> list | None:
+    """The records of a whole JSON document: a list of them, or a feed envelope (a Reddit listing, with comment
+    trees flattened; an X API v2 response, with authors joined; an object with one list); None if it has none."""
+    if isinstance(document, list):
+        if document and all(_is_reddit_listing(item) for item in document):
+            return [rec for item in document for rec in _flatten_reddit(item)]
+        return document
+    if not isinstance(document, dict):
+        return None
+    if _is_reddit_listing(document):
+        return list(_flatten_reddit(document))
+    if isinstance(document.get("data"), list):  # X/Twitter API v2 response
+        users = {u.get("id"): u for u in document.get("includes", {}).get("users", []) if isinstance(u, dict)}
+        records = []
+        for tweet in document["data"]:
+            if isinstance(tweet, dict) and tweet.get("author_id") in users:
+                tweet = {**tweet, "author_username": users[tweet["author_id"]].get("username")}
+            records.append(tweet)
+        return records
+    lists = [v for v in document.values() if isinstance(v, list)]
+    return lists[0] if len(lists) == 1 else None
+
+
+def _is_reddit_listing(value) -> bool:
+    return isinstance(value, dict) and value.get("kind") == "Listing" and isinstance(value.get("data"), dict)
+
+
+def _flatten_reddit(listing: dict) -> Iterator[dict]:
+    """Posts and comments of a Reddit listing, comment trees included, as flat records."""
+    for child in listing["data"].get("children", []):
+        if not isinstance(child, dict) or child.get("kind") not in ("t1", "t3"):
+            continue  # "more" stubs carry no text
+        data = dict(child.get("data") or {})
+        replies = data.pop("replies", None)
+        data["reddit_kind"] = "comment" if child["kind"] == "t1" else "post"
+        yield data
+        if _is_reddit_listing(replies):
+            yield from _flatten_reddit(replies)

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.errors import UnmetError
 from models.settings import settings
-from pipelines.sources.types import InputPart, csv_delimiter
+from pipelines.sources.adapters import records_from_document
+from pipelines.sources.types import InputPart, SourceError, csv_delimiter
 
 FORMATS = ("csv", "tsv", "jsonl", "json", "parquet")
 _EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -33,10 +33,6 @@ MAX_ROW_CHARS = settings().max_row_chars          # one record, any format
 MAX_JSON_DOCUMENT_CHARS = settings().max_json_document_chars
 
 csv.field_size_limit(MAX_ROW_CHARS)
-
-
-class SourceError(UnmetError):
-    """A whole file cannot be read; the message names the file (and line where known)."""
 
 
 @dataclass
@@ -298,7 +294,7 @@ def _iter_json(path: Path, fmt: str, encoding: str, part: InputPart | None) -> I
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SourceError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from exc
-    records = _records_from_document(document)
+    records = records_from_document(document)
     if records is None:
         raise SourceError(
             f"{path}:1: unrecognized JSON shape (expected an array of objects, a Twitter API "
@@ -377,44 +373,6 @@ def _stream_json_array(path: Path, fh, buffer: str, encoding: str) -> Iterator[R
         else:
             yield _json_row(number, value)
         expect_value = False
-
-
-def _records_from_document(document) -> list | None:
-    if isinstance(document, list):
-        if document and all(_is_reddit_listing(item) for item in document):
-            return [rec for item in document for rec in _flatten_reddit(item)]
-        return document
-    if not isinstance(document, dict):
-        return None
-    if _is_reddit_listing(document):
-        return list(_flatten_reddit(document))
-    if isinstance(document.get("data"), list):  # X/Twitter API v2 response
-        users = {u.get("id"): u for u in document.get("includes", {}).get("users", []) if isinstance(u, dict)}
-        records = []
-        for tweet in document["data"]:
-            if isinstance(tweet, dict) and tweet.get("author_id") in users:
-                tweet = {**tweet, "author_username": users[tweet["author_id"]].get("username")}
-            records.append(tweet)
-        return records
-    lists = [v for v in document.values() if isinstance(v, list)]
-    return lists[0] if len(lists) == 1 else None
-
-
-def _is_reddit_listing(value) -> bool:
-    return isinstance(value, dict) and value.get("kind") == "Listing" and isinstance(value.get("data"), dict)
-
-
-def _flatten_reddit(listing: dict) -> Iterator[dict]:
-    """Posts and comments of a Reddit listing, comment trees included, as flat records."""
-    for child in listing["data"].get("children", []):
-        if not isinstance(child, dict) or child.get("kind") not in ("t1", "t3"):
-            continue  # "more" stubs carry no text
-        data = dict(child.get("data") or {})
-        replies = data.pop("replies", None)
-        data["reddit_kind"] = "comment" if child["kind"] == "t1" else "post"
-        yield data
-        if _is_reddit_listing(replies):
-            yield from _flatten_reddit(replies)
 
 
 def _iter_parquet(path: Path, fmt: str, encoding: str, part: InputPart | None) -> Iterator[RawRow]:

@@ -24,10 +24,10 @@ from pipelines.sources.adapters import (
     missing_columns,
     normalize_key,
 )
-from pipelines.sources.formats import SourceError, detect_format, iter_rows, printable_raw
+from pipelines.sources.formats import detect_format, iter_rows, printable_raw
 from pipelines.sources.language import detect_languages
 from pipelines.sources.redact import redact
-from pipelines.sources.types import IngestOptions, InputPart, source_name_for
+from pipelines.sources.types import IngestOptions, InputPart, SourceError, source_name_for
 
 RECORD_SCHEMA = pa.schema([
     ("feedback_id", pa.string()), ("source_kind", pa.string()), ("source_name", pa.string()),

@@ -20,8 +20,8 @@ from pathlib import Path
 from pipelines import __version__
 from pipelines.config import PART_BYTES
 from pipelines.sources.adapters import detect_adapter
-from pipelines.sources.formats import SNIFF_BYTES, SourceError, detect_format, is_gzip, iter_rows
-from pipelines.sources.types import IngestOptions, InputPart, csv_delimiter, source_name_for
+from pipelines.sources.formats import SNIFF_BYTES, detect_format, is_gzip, iter_rows
+from pipelines.sources.types import IngestOptions, InputPart, SourceError, csv_delimiter, source_name_for
 
 _HASH_CHUNK = 1 << 20
 _STRUCTURE = "\n\r\",;\t{}[]"  # the characters that delimit records in every text format

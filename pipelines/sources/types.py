@@ -6,8 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from models.errors import UnmetError
 from pipelines.config import MAX_TEXT_CHARS
 from pipelines.sources.redact import RedactionPolicy
+
+
+class SourceError(UnmetError):
+    """A whole file cannot be read; the message names the file (and line where known)."""
 
 
 @dataclass
