@@ -25,6 +25,7 @@ from models.analyzer import AnalysisBatch, Analyzer, Decisions, Segmented, assem
 from models.segment import Segmenter
 from pipelines.config import CPU_RESOURCE, DEFAULT_DB_PATH
 from pipelines.flows.params import ClusterParams, ModelParams
+from pipelines.flows.results import AnalyzeResult
 from pipelines.flows.runners import dask_resources, on_runner, require_resources, take_result
 from pipelines.storage.analysis import pending_chunks, pending_count, write_analysis
 from pipelines.storage.runs import recorded_run
@@ -187,7 +188,7 @@ def partition_size(pending: int, batch_documents: int, partitions_in_flight: int
 
 @flow(name="analyze_feedback", log_prints=True)
 def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), models: ModelParams = ModelParams(),
-                     cluster: ClusterParams = ClusterParams(), wait_s: float = 60.0) -> dict:
+                     cluster: ClusterParams = ClusterParams(), wait_s: float = 60.0) -> AnalyzeResult:
     """Segment, encode once, run every head; each partition is written in one transaction.
 
     ``cluster.in_flight()`` partitions are submitted before the oldest is awaited and written: about twice
@@ -244,4 +245,4 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), models: ModelParams = 
                      timings={"load_models_s": round(load_s, 3), "analyze_s": round(elapsed - load_s, 3),
                               "partitions": partitions, "partition_documents": size,
                               "sentences_per_s": round(sentences / max(elapsed - load_s, 1e-9), 1)})
-    return {"run_id": run.run_id, "analysis_version": version, **counts}
+    return AnalyzeResult(run_id=run.run_id, analysis_version=version, **counts)

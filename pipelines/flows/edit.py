@@ -6,13 +6,14 @@ from prefect import flow
 
 from pipelines.config import DEFAULT_DB_PATH
 from pipelines.flows.rank import rank_needs
+from pipelines.flows.results import EditResult
 from pipelines.storage.runs import recorded_run
 from pipelines.storage.theme_edits import add_edit, undo_edit
 
 
 @flow(name="edit_themes", log_prints=True)
 def edit_themes(action: str, theme_ids: list[int], label: str | None = None, db_path: str = str(DEFAULT_DB_PATH),
-                wait_s: float = 60.0) -> dict:
+                wait_s: float = 60.0) -> EditResult:
     """``rename [ID] label`` | ``merge [ID, INTO]`` (more ids: all into the last) | ``hide [ID]`` | ``undo [EDIT]``.
 
     Rules are kept in ``theme_edits`` and applied by every later run and refit (see ``v_theme_edits``).
@@ -30,4 +31,4 @@ def edit_themes(action: str, theme_ids: list[int], label: str | None = None, db_
             edit_ids = [add_edit(run.con, action, theme, label=label) for theme in theme_ids]
         run.complete(counts={"edits": len(edit_ids)})
     ranked = rank_needs(db_path, wait_s=wait_s)
-    return {"edit_ids": edit_ids, "theme_fit_id": ranked["theme_fit_id"]}
+    return EditResult(edit_ids=edit_ids, theme_fit_id=ranked["theme_fit_id"])

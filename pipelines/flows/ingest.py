@@ -15,6 +15,7 @@ from prefect.cache_policies import NONE
 
 from pipelines.config import DEFAULT_DB_PATH
 from pipelines.flows.params import IngestParams
+from pipelines.flows.results import FileCounts, IngestResult
 from pipelines.flows.retry import retry_if_transient
 from pipelines.flows.runners import dask_resources, on_runner, require_resources, take_result
 from pipelines.sources import IngestOptions, InputPart, NormalizedFile, SourceError
@@ -109,7 +110,8 @@ def ingest_with(dask_address: str | None = None, dask_workers: int = 2):
 
 @flow(name="ingest_feedback", log_prints=True)
 def ingest_feedback(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), ingest: IngestParams = IngestParams(),
-                    parts_in_flight: int = 1, cpu_resource: str | None = None, wait_s: float = 60.0) -> dict:
+                    parts_in_flight: int = 1, cpu_resource: str | None = None, wait_s: float = 60.0
+                    ) -> IngestResult:
     """Ingest files; returns counts per file where rows_read + file_errors = stored + quarantined, rows_read
     counted as the rows were read.
 
@@ -141,8 +143,8 @@ def ingest_feedback(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), inge
         if cpu_resource:
             require_resources([cpu_resource])
         started = time.perf_counter()
-        files = {str(path): {"file": str(path), "adapter": None, "parts": 0, "parts_skipped": 0,
-                             **dict.fromkeys(COUNTS, 0)} for path in paths}
+        files = {str(path): FileCounts(file=str(path), adapter=None, parts=0, parts_skipped=0,
+                                       **dict.fromkeys(COUNTS, 0)) for path in paths}
         planned = [(part, read_options, part_key(part, read_options))
                    for path in paths for part, read_options in plan_file(str(path), options, part_bytes)]
         done = set() if reread else ingested_keys(run.con, [key for _, _, key in planned])
@@ -168,7 +170,7 @@ def ingest_feedback(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), inge
         files = list(files.values())
         totals = {key: sum(f[key] for f in files) for key in COUNTS}
         run.complete(counts={**totals, "files": files}, timings={"ingest_s": round(time.perf_counter() - started, 3)})
-    return {"run_id": run.run_id, **totals, "files": files}
+    return IngestResult(run_id=run.run_id, **totals, files=files)
 
 
 def write_next(run, pending: deque, files: dict) -> None:

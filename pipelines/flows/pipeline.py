@@ -12,6 +12,7 @@ from pipelines.flows.analyze import ModelSettings, analyze_with, preload, share_
 from pipelines.flows.ingest import ingest_with
 from pipelines.flows.params import ClusterParams, IngestParams, ModelParams, RankParams
 from pipelines.flows.rank import rank_needs
+from pipelines.flows.results import PipelineResult
 from pipelines.report import build_report
 from pipelines.storage.runs import run_lock
 
@@ -20,7 +21,7 @@ from pipelines.storage.runs import run_lock
 def feedback_pipeline(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), ingest: IngestParams = IngestParams(),
                       models: ModelParams = ModelParams(), rank: RankParams = RankParams(),
                       cluster: ClusterParams = ClusterParams(), report_path: str | None = None,
-                      wait_s: float = 0.0) -> dict:
+                      wait_s: float = 0.0) -> PipelineResult:
     """Ingest → analyse (only what is new for these model versions) → rank → optional HTML report.
 
     Input parts and analysis partitions run on Dask when ``cluster.dask_address`` (or ``UNMET_DASK_ADDRESS``)
@@ -49,7 +50,7 @@ def feedback_pipeline(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), in
         analysis = analyze_with(cluster.dask_address, cluster.dask_workers)(db_path, models, cluster)
         ranking = rank_needs(db_path, rank)
         report = write_report(db_path, report_path) if report_path and ranking["theme_fit_id"] else None
-    return {"ingest": ingested, "analyze": analysis, "rank": ranking, "report": report}
+    return PipelineResult(ingest=ingested, analyze=analysis, rank=ranking, report=report)
 
 
 def subflows_without_heartbeats():

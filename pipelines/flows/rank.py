@@ -23,6 +23,7 @@ from models.labels import OUTLIER
 from models.themes import ThemeModel
 from pipelines.config import DEFAULT_DB_PATH
 from pipelines.flows.params import RankParams
+from pipelines.flows.results import RankResult
 from pipelines.ranking import rank_themes
 from pipelines.ranking.segments import rank_by_segment
 from pipelines.ranking.theme_ids import match_refit
@@ -92,15 +93,16 @@ def mentions_digest(sentence_ids: pa.Array, parameters: dict) -> str:
 
 
 def rank_result(run_id: str, kind: str, theme_fit_id: str | None, *, mentions: int, themes: int, outliers: int,
-                emerging: int) -> dict:
+                emerging: int) -> RankResult:
     """What ``rank_needs`` returns, with the same keys whichever way it ended: ``kind`` is initial, incremental,
     refit, reused (mentions unchanged) or none (nothing to rank yet)."""
-    return {"run_id": run_id, "kind": kind, "theme_fit_id": theme_fit_id, "mentions": mentions, "themes": themes,
-            "outliers": int(outliers), "emerging": int(emerging)}
+    return RankResult(run_id=run_id, kind=kind, theme_fit_id=theme_fit_id, mentions=mentions, themes=themes,
+                      outliers=int(outliers), emerging=int(emerging))
 
 
 @flow(name="rank_needs", log_prints=True)
-def rank_needs(db_path: str = str(DEFAULT_DB_PATH), rank: RankParams = RankParams(), wait_s: float = 60.0) -> dict:
+def rank_needs(db_path: str = str(DEFAULT_DB_PATH), rank: RankParams = RankParams(), wait_s: float = 60.0
+               ) -> RankResult:
     """Assign new mentions to existing themes (ids kept; misfits may form emerging themes), then rank.
 
     ``rank.refit`` clusters everything afresh and records how old ids map to new ones. An unchanged set
