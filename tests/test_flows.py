@@ -504,5 +504,6 @@ def test_the_same_texts_under_another_file_name_and_ids_give_the_same_themes(tmp
     for path in (first, second):
         db = str(tmp_path / f"{path.stem}.duckdb")
         feedback_pipeline([str(path)], db, rank=RankParams(n_bootstrap=30))
-        results.append(sorted(ranked(db, "theme_label, mentions, round(opportunity_score, 6)")))
-    assert results[0] == results[1] and len(results[0]) >= 3
+        results.append(sorted(ranked(db, "theme_label, mentions, round(opportunity_score, 6), round(ci_low, 6), "
+                                         "round(ci_high, 6), rank")))
+    assert results[0] == results[1] and len(results[0]) >= 3  # intervals and ranks too: they hash no salt or id

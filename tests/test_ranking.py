@@ -77,3 +77,13 @@ def test_a_recommend_flag_counts_where_there_is_no_rating_and_gives_the_recommen
     deal = table.loc["dealbreaker"]
     assert deal["recommend_share"] == 0.0 and deal["recommend_share_without"] == 1.0
     assert deal["recommend_impact"] == -1.0 and np.isnan(deal["rating_impact"])
+
+
+def test_intervals_follow_the_documents_content_not_their_ids():
+    table = mentions({"a": (40, 30, 5), "b": (30, 10, 20), "c": (25, 20, 2)})
+    table["document_key"] = np.arange(len(table)) * 7919 % 1009  # the warehouse's hash of text and rating
+    renamed = table.assign(feedback_id="salted-" + table["feedback_id"].str[::-1])  # another salt: other ids
+    first, second = (rank_themes(t, n_bootstrap=200, seed=1).set_index("theme_id") for t in (table, renamed))
+    pd.testing.assert_frame_equal(first, second)
+    without_key = rank_themes(renamed.drop(columns="document_key"), n_bootstrap=200, seed=1).set_index("theme_id")
+    assert not np.allclose(without_key["ci_low"], first["ci_low"])  # by id order the intervals move

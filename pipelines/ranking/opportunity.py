@@ -94,17 +94,35 @@ RECOMMEND_COLUMNS = ["recommend_documents", "recommend_share", "recommend_share_
                      "recommend_impact_ci_low", "recommend_impact_ci_high"]
 
 
+def documents_in_content_order(mentions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct documents, and each mention's row among them, ordered by ``document_key`` (the
+    warehouse's hash of the document's text and rating) where the mentions have one, then by id.
+
+    The bootstrap draws one weight per document in this order, so the intervals depend on what customers wrote,
+    not on ``feedback_id``, which hashes the warehouse's own author salt: two warehouses of the same reviews gave
+    different intervals, and the needs ranked by their lower bound came out in another order."""
+    ids = mentions["feedback_id"].to_numpy()
+    docs, first, doc_index = np.unique(ids, return_index=True, return_inverse=True)
+    if "document_key" not in mentions:
+        return docs, doc_index
+    order = np.lexsort((docs, mentions["document_key"].to_numpy()[first]))
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order))
+    return docs[order], position[doc_index]
+
+
 def rank_themes(mentions: pd.DataFrame, n_bootstrap: int = 300, seed: int = 0, level: float = 0.95,
                 verdicts: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per theme, ranked. ``mentions`` has feedback_id, theme_id, need_kind, sentiment and, optionally,
-    the document's ``rating`` and ``recommend``. ``verdicts`` (indexed by feedback_id, columns rating and
-    recommend, for every document with or without needs) gives each theme its rating and recommend impact."""
+    the document's ``rating``, ``recommend`` and ``document_key`` (see ``documents_in_content_order``).
+    ``verdicts`` (indexed by feedback_id, columns rating and recommend, for every document with or without needs)
+    gives each theme its rating and recommend impact."""
     columns = ["theme_id", "rank", "mentions", "documents", "explicit_share", "negative_share", "importance",
                "satisfaction", "opportunity_score", "ci_low", "ci_high", "satisfaction_basis", *RATING_COLUMNS,
                *RECOMMEND_COLUMNS]
     if mentions.empty:
         return pd.DataFrame(columns=columns)
-    docs, doc_index = np.unique(mentions["feedback_id"].to_numpy(), return_inverse=True)
+    docs, doc_index = documents_in_content_order(mentions)
     themes, theme_index = np.unique(mentions["theme_id"].to_numpy(), return_inverse=True)
     negative = (mentions["sentiment"].to_numpy() == "negative").astype(float)
     shape = (len(docs), len(themes))

@@ -31,7 +31,8 @@ MENTION_COLUMNS = """s.sentence_id, s.feedback_id, s.text, s.aspect, s.need_kind
        coalesce(k.theme_id, {not_seen}) AS previous_theme_id, d.source_kind, d.source_name, d.product, d.created_at,
        d.rating, d.recommend, d.segments"""
 RANKING_SELECT = ("s.feedback_id, s.need_kind, s.sentiment, d.source_kind, d.source_name, d.product, d.created_at, "
-                  "d.rating, d.recommend, d.segments")
+                  "d.rating, d.recommend, d.segments, "
+                  "hash(d.text, coalesce(d.rating, -1)) AS document_key")  # 8 bytes a mention, not a string
 
 MENTIONS_SQL = """
 SELECT {columns}""" + current_mentions(f"""{WITH_EMBEDDING}
