@@ -35,9 +35,10 @@ def partition_timings(db: Path, batch_documents: int, encoder_backend: str) -> d
 
     torch.set_num_threads(1)  # torch ops on one thread too, like a Dask worker of one thread
     from pipelines.flows.analyze import ModelSettings, checked_out
+    from pipelines.flows.params import ModelParams
 
     started = time.perf_counter()
-    with checked_out(ModelSettings(encoder_backend=encoder_backend, threads=1)) as analyzer:
+    with checked_out(ModelSettings(ModelParams(encoder_backend=encoder_backend), threads=1)) as analyzer:
         load_s = time.perf_counter() - started
         return timed_partitions(analyzer, db, batch_documents, load_s)
 

@@ -90,8 +90,8 @@ class SentenceEncoder:
             raise ConfigError(f"the {backend} backend runs on the CPU only; use backend torch on {self.device}")
         if backend != "torch" and precision != "fp32":
             raise ConfigError(f"precision {precision} applies to the torch backend only")
-        if settings().torch_threads:
-            torch.set_num_threads(settings().torch_threads)
+        if torch_threads := settings().torch_threads:
+            torch.set_num_threads(torch_threads)
         elif threads and backend == "torch":  # torch has one thread pool per process; ONNX Runtime one per session
             torch.set_num_threads(threads)
         self.source_, self.base_version_ = resolve_encoder(self.model)

@@ -143,10 +143,11 @@ def test_train_writes_a_tagger_with_its_card_and_the_rules_it_replaces(tmp_path_
 def test_flows_and_cli_pass_the_aspect_method_to_the_models():
     from pipelines.cli import build_parser
     from pipelines.flows.analyze import ModelSettings, checked_out
+    from pipelines.flows.params import ModelParams
 
     args = build_parser().parse_args(["run", "data/sample", "--aspect-term-head", "parser"])
     assert args.aspect_term_head == "parser"
-    with checked_out(ModelSettings(aspect_term_head="parser")) as analyzer:
+    with checked_out(ModelSettings(ModelParams(aspect_term_head="parser"))) as analyzer:
         assert analyzer.aspect_tagger is None and analyzer.versions["aspects"].startswith("unmet.aspects.v2")
     with checked_out(ModelSettings()) as analyzer:
         assert analyzer.versions["aspects"].startswith("unmet.aspect_terms.v1@")

@@ -35,21 +35,12 @@ log = logging.getLogger("unmet.analyze")
 
 @dataclass(frozen=True)
 class ModelSettings:
-    """What a partition task needs to load the same models in another process or thread. ``threads``: the
-    encoder's CPU threads (None: every core), set when several partitions run at once in one process."""
-    encoder: str | None = None
-    spacy_model: str | None = None
-    device: str | None = None
-    sentiment_head: str | None = None
-    sentiment_labels: str | None = None
-    encoder_backend: str = "auto"
-    precision: str = "fp32"
-    threads: int | None = None
-    aspect_term_head: str | None = None
+    """What a partition task needs to load the same models in another process or thread: the user's model
+    choices and ``threads``, the encoder's CPU threads (None: every core), set when several partitions run at
+    once in one process. Hashable: it keys the pool of loaded models."""
 
-    @classmethod
-    def of(cls, models: ModelParams, threads: int | None = None) -> ModelSettings:
-        return cls(**models.model_dump(), threads=threads)
+    params: ModelParams = ModelParams()
+    threads: int | None = None
 
 
 _idle: dict[object, list] = {}
@@ -74,11 +65,12 @@ def checked_out(models: ModelSettings):
     """An analyzer (every model) for this task alone; see ``_checked_out``."""
     from models.hf_head import parse_label_map
 
+    chosen = models.params
     return _checked_out(models, lambda: Analyzer(
-        encoder=models.encoder, spacy_model=models.spacy_model, device=models.device,
-        sentiment_head=models.sentiment_head, sentiment_labels=parse_label_map(models.sentiment_labels),
-        encoder_backend=models.encoder_backend, precision=models.precision, threads=models.threads,
-        aspect_term_head=models.aspect_term_head))
+        encoder=chosen.encoder, spacy_model=chosen.spacy_model, device=chosen.device,
+        sentiment_head=chosen.sentiment_head, sentiment_labels=parse_label_map(chosen.sentiment_labels),
+        encoder_backend=chosen.encoder_backend, precision=chosen.precision, threads=models.threads,
+        aspect_term_head=chosen.aspect_term_head))
 
 
 def segmenter_checked_out(spacy_model: str | None):
@@ -164,11 +156,11 @@ def submit_partition(models: ModelSettings, chunk: dict, gpu_resource: str | Non
     if not gpu_resource:
         return analyze_partition.submit(models, *arguments)
     with dask_resources(CPU_RESOURCE):
-        segmented = segment_partition.submit(models.spacy_model, *arguments)
+        segmented = segment_partition.submit(models.params.spacy_model, *arguments)
     with dask_resources(gpu_resource):
         decisions = decide_partition.submit(models, segmented)
     with dask_resources(CPU_RESOURCE):
-        return assemble_partition.submit(models.spacy_model, segmented, decisions)
+        return assemble_partition.submit(models.params.spacy_model, segmented, decisions)
 
 
 def analyze_with(dask_address: str | None = None, dask_workers: int = 2):
@@ -209,7 +201,7 @@ def analyze_feedback(db_path: str = str(DEFAULT_DB_PATH), models: ModelParams = 
         con = run.con
         if gpu_resource:
             require_resources([gpu_resource, CPU_RESOURCE])
-        settings = ModelSettings.of(models, threads=encoder_threads(partitions_in_flight))
+        settings = ModelSettings(models, threads=encoder_threads(partitions_in_flight))
         started = time.perf_counter()
         with dask_resources(gpu_resource):  # loaded where partitions (or their encoder stage) run
             version, versions = model_versions.submit(settings).result()

@@ -34,14 +34,14 @@ def feedback_pipeline(inputs: list[str], db_path: str = str(DEFAULT_DB_PATH), in
     seconds for it, then refuses with a clear message.
     """
     environment = settings()
-    cluster = cluster.model_copy(update={"dask_address": cluster.dask_address or environment.dask_address,
+    dask_address = cluster.dask_address or environment.dask_address
+    in_flight = cluster.model_copy(update={"dask_address": dask_address}).in_flight()
+    cluster = cluster.model_copy(update={"dask_address": dask_address, "partitions_in_flight": in_flight,
                                          "gpu_resource": cluster.gpu_resource or environment.dask_gpu_resource})
-    cluster = cluster.model_copy(update={"partitions_in_flight": cluster.in_flight()})
-    in_flight = cluster.partitions_in_flight
     with run_lock(db_path, wait_s), subflows_without_heartbeats():
         loading = None
         if not cluster.dask_address:  # the models analysis will check out in this process load while ingest reads
-            loading = preload(ModelSettings.of(models, threads=share_of_cores(in_flight)), in_flight)
+            loading = preload(ModelSettings(models, threads=share_of_cores(in_flight)), in_flight)
         ingested = ingest_with(cluster.dask_address, cluster.dask_workers)(
             inputs, db_path, ingest, parts_in_flight=in_flight,
             cpu_resource=CPU_RESOURCE if cluster.gpu_resource else None)
